@@ -1,0 +1,612 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DNS resolver front: checks the question (RFC 1035 §2.3.4 sizes,
+ * printable names), answers from a per-run cache keyed by (name, type), and
+ * hands the rest to a back end (c-ares or a JSON fixture) in one batch.
+ * Also the answer helpers every DNS file shares and the run recorder.
+ */
+#include "analyze.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns_int.h"
+#include "pb_buf.h"
+#include "pb_limits.h"
+#include "pb_log.h"
+#include "pb_xalloc.h"
+
+/* ------------------------------------------------------------------ */
+/* Names of types and response codes                                   */
+
+static const struct {
+    uint16_t type;
+    const char *name;
+} dns_types[] = {
+    {DNS_TYPE_A, "A"},     {DNS_TYPE_NS, "NS"},     {DNS_TYPE_CNAME, "CNAME"},
+    {DNS_TYPE_SOA, "SOA"}, {DNS_TYPE_PTR, "PTR"},   {DNS_TYPE_MX, "MX"},
+    {DNS_TYPE_TXT, "TXT"}, {DNS_TYPE_AAAA, "AAAA"}, {DNS_TYPE_SPF, "SPF"},
+};
+
+/* RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 6891 §9 (BADVERS in the OPT RR). */
+static const struct {
+    int rcode;
+    const char *name;
+} dns_rcodes[] = {
+    {0, "NOERROR"}, {1, "FORMERR"}, {2, "SERVFAIL"}, {3, "NXDOMAIN"},
+    {4, "NOTIMP"},  {5, "REFUSED"}, {6, "YXDOMAIN"}, {7, "YXRRSET"},
+    {8, "NXRRSET"}, {9, "NOTAUTH"}, {10, "NOTZONE"}, {16, "BADVERS"},
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *
+dns_type_name(uint16_t type)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(dns_types); i++)
+        if (dns_types[i].type == type)
+            return dns_types[i].name;
+    return "UNKNOWN";
+}
+
+static int
+ascii_casecmp(const char *a, const char *b)
+{
+    unsigned char ca, cb;
+
+    do {
+        ca = (unsigned char)*a++;
+        cb = (unsigned char)*b++;
+        if (ca >= 'A' && ca <= 'Z')
+            ca = (unsigned char)(ca - 'A' + 'a');
+        if (cb >= 'A' && cb <= 'Z')
+            cb = (unsigned char)(cb - 'A' + 'a');
+    } while (ca == cb && ca != '\0');
+    return ca - cb;
+}
+
+uint16_t
+dns_type_from_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(dns_types); i++)
+        if (ascii_casecmp(dns_types[i].name, name) == 0)
+            return dns_types[i].type;
+    return 0;
+}
+
+int
+dns_rcode_from_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(dns_rcodes); i++)
+        if (ascii_casecmp(dns_rcodes[i].name, name) == 0)
+            return dns_rcodes[i].rcode;
+    return -1;
+}
+
+const char *
+dns_rcode_name(int rcode)
+{
+    size_t i;
+
+    for (i = 0; i < NELEM(dns_rcodes); i++)
+        if (dns_rcodes[i].rcode == rcode)
+            return dns_rcodes[i].name;
+    return "UNKNOWN";
+}
+
+bool
+dns_type_is_supported(uint16_t type)
+{
+    switch (type) {
+    case DNS_TYPE_A:
+    case DNS_TYPE_NS:
+    case DNS_TYPE_CNAME:
+    case DNS_TYPE_PTR:
+    case DNS_TYPE_MX:
+    case DNS_TYPE_TXT:
+    case DNS_TYPE_AAAA:
+    case DNS_TYPE_SPF:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool
+dns_type_has_name(uint16_t type)
+{
+    return type == DNS_TYPE_NS || type == DNS_TYPE_CNAME ||
+           type == DNS_TYPE_PTR || type == DNS_TYPE_MX;
+}
+
+enum dns_status
+dns_status_from_rcode(int rcode)
+{
+    if (rcode == 0)
+        return DNS_OK;
+    if (rcode == 3)
+        return DNS_NXDOMAIN;
+    return DNS_RCODE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Answers                                                             */
+
+size_t
+dns_answer_count(const struct dns_answer *a, uint16_t t)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < a->nrr; i++)
+        if (a->rr[i].type == t)
+            n++;
+    return n;
+}
+
+bool
+dns_answer_is_void(const struct dns_answer *a)
+{
+    if (a->status == DNS_NXDOMAIN)
+        return true;
+    return a->status == DNS_OK && dns_answer_count(a, a->qtype) == 0;
+}
+
+bool
+dns_answer_is_error(const struct dns_answer *a)
+{
+    return a->status == DNS_TIMEOUT || a->status == DNS_ERROR ||
+           a->status == DNS_RCODE;
+}
+
+const char *
+dns_status_name(const struct dns_answer *a)
+{
+    switch (a->status) {
+    case DNS_OK:
+        return "NOERROR";
+    case DNS_NXDOMAIN:
+        return "NXDOMAIN";
+    case DNS_RCODE:
+        return dns_rcode_name(a->rcode);
+    case DNS_TIMEOUT:
+        return "TIMEOUT";
+    case DNS_ERROR:
+        return "ERROR";
+    }
+    return "UNKNOWN";
+}
+
+void
+dns_rr_release(struct dns_rr *rr)
+{
+    free(rr->owner);
+    free(rr->data);
+    free(rr->strlens);
+    memset(rr, 0, sizeof(*rr));
+}
+
+void
+dns_rr_copy(struct dns_rr *dst, const struct dns_rr *src)
+{
+    *dst = *src;
+    dst->owner = pb_xstrdup(src->owner != NULL ? src->owner : "");
+    dst->data = src->data != NULL ? pb_xmemdup(src->data, src->len) : NULL;
+    dst->strlens = NULL;
+    if (src->nstr > 0) {
+        dst->strlens = pb_xreallocarray(NULL, src->nstr, sizeof(size_t));
+        memcpy(dst->strlens, src->strlens, src->nstr * sizeof(size_t));
+    }
+}
+
+void
+dns_answer_init(struct dns_answer *a, const char *qname, uint16_t type)
+{
+    memset(a, 0, sizeof(*a));
+    a->qname = pb_xstrdup(qname);
+    a->qtype = type;
+    a->status = DNS_ERROR;
+    a->rcode = -1;
+    snprintf(a->detail, sizeof(a->detail), "no answer yet");
+}
+
+void
+dns_answer_clear_rrs(struct dns_answer *a)
+{
+    size_t i;
+
+    for (i = 0; i < a->nrr; i++)
+        dns_rr_release(&a->rr[i]);
+    free(a->rr);
+    a->rr = NULL;
+    a->nrr = 0;
+}
+
+void
+dns_answer_release(struct dns_answer *a)
+{
+    dns_answer_clear_rrs(a);
+    free(a->qname);
+    memset(a, 0, sizeof(*a));
+}
+
+void
+dns_answer_set(struct dns_answer *a, enum dns_status status, int rcode,
+               const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    a->status = status;
+    a->rcode = rcode;
+    va_start(ap, fmt);
+    n = vsnprintf(a->detail, sizeof(a->detail), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        a->detail[0] = '\0';
+    else if ((size_t)n >= sizeof(a->detail))
+        memcpy(a->detail + sizeof(a->detail) - 4, "...", 4);
+}
+
+void
+dns_answer_add_rr(struct dns_answer *a, const struct dns_rr *rr)
+{
+    a->rr = pb_xreallocarray(a->rr, a->nrr + 1, sizeof(*a->rr));
+    dns_rr_copy(&a->rr[a->nrr], rr);
+    a->nrr++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Names given as text                                                 */
+
+int
+dns_name_check(const char *name, size_t len, const char **why)
+{
+    size_t i, label = 0;
+
+    *why = NULL;
+    /* One trailing dot (the root) is allowed and ignored. */
+    if (len > 0 && name[len - 1] == '.')
+        len--;
+    if (len == 0) {
+        *why = "empty name";
+        return -1;
+    }
+    /* RFC 1035 §2.3.4: 255 octets on the wire are 253 as text. */
+    if (len > PB_LIMIT_DNS_NAME) {
+        *why = "name longer than 253 octets";
+        return -1;
+    }
+    for (i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)name[i] : '.';
+
+        if (c == '.') {
+            if (label == 0) {
+                *why = "empty label";
+                return -1;
+            }
+            label = 0;
+            continue;
+        }
+        /* Space is allowed: RFC 7208 §7 macros produce it (%_). */
+        if (c < 0x20 || c >= 0x7f) {
+            *why = "byte other than printable ASCII";
+            return -1;
+        }
+        if (++label > PB_LIMIT_DNS_LABEL) {
+            *why = "label longer than 63 octets";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+dns_name_canon(const char *name, size_t len, char *out, size_t size)
+{
+    size_t i;
+
+    if (len > 0 && name[len - 1] == '.')
+        len--;
+    if (size == 0 || len > size - 1)
+        return -1;
+    for (i = 0; i < len; i++) {
+        char c = name[i];
+
+        out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The (name, type) hash map: open addressing, linear probing          */
+
+void
+dns_map_init(struct dns_map *m)
+{
+    m->slots = NULL;
+    m->cap = 0;
+    m->n = 0;
+}
+
+void
+dns_map_release(struct dns_map *m)
+{
+    free(m->slots);
+    dns_map_init(m);
+}
+
+/* FNV-1a over the name, then the type. */
+static size_t
+dns_map_hash(const char *name, uint16_t type)
+{
+    uint64_t h = 14695981039346656037u;
+    const unsigned char *p = (const unsigned char *)name;
+
+    while (*p != '\0') {
+        h ^= *p++;
+        h *= 1099511628211u;
+    }
+    h ^= type & 0xff;
+    h *= 1099511628211u;
+    h ^= type >> 8;
+    h *= 1099511628211u;
+    return (size_t)(h ^ (h >> 32));
+}
+
+static struct dns_map_slot *
+dns_map_find(const struct dns_map *m, const char *name, uint16_t type)
+{
+    size_t i;
+
+    if (m->cap == 0)
+        return NULL;
+    i = dns_map_hash(name, type) & (m->cap - 1);
+    for (;;) {
+        struct dns_map_slot *s = &m->slots[i];
+
+        if (s->name == NULL)
+            return s;
+        if (s->type == type && strcmp(s->name, name) == 0)
+            return s;
+        i = (i + 1) & (m->cap - 1);
+    }
+}
+
+void *
+dns_map_get(const struct dns_map *m, const char *name, uint16_t type)
+{
+    struct dns_map_slot *s = dns_map_find(m, name, type);
+
+    return s != NULL && s->name != NULL ? s->value : NULL;
+}
+
+void
+dns_map_put(struct dns_map *m, const char *name, uint16_t type, void *value)
+{
+    struct dns_map_slot *s;
+
+    /* Keep the load at most one half so probes stay short. */
+    if ((m->n + 1) * 2 > m->cap) {
+        struct dns_map old = *m;
+        size_t i;
+
+        m->cap = old.cap ? old.cap * 2 : 64;
+        m->slots = pb_xcalloc(m->cap, sizeof(*m->slots));
+        m->n = 0;
+        for (i = 0; i < old.cap; i++)
+            if (old.slots[i].name != NULL)
+                dns_map_put(m, old.slots[i].name, old.slots[i].type,
+                            old.slots[i].value);
+        free(old.slots);
+    }
+    s = dns_map_find(m, name, type);
+    if (s->name != NULL)
+        pb_panic("dns_map_put: key already present");
+    s->name = name;
+    s->type = type;
+    s->value = value;
+    m->n++;
+}
+
+/* ------------------------------------------------------------------ */
+/* The resolver                                                        */
+
+struct dns_entry {
+    struct dns_answer a;
+    bool is_sent; /* answered by the back end (so it is recorded) */
+};
+
+struct dns_resolver {
+    struct dns_backend be;
+    struct dns_map cache;       /* (qname, qtype) -> struct dns_entry */
+    struct dns_entry **entries; /* every answer given, first asked first */
+    size_t nentries;
+    size_t cap;
+    size_t sent;
+    struct dns_answer overflow; /* given once the run holds too many */
+};
+
+int
+dns_resolver_new(const struct dns_options *opt, struct dns_resolver **out,
+                 struct pb_err *err)
+{
+    static const struct dns_options defaults;
+    struct dns_resolver *r;
+    struct dns_fixture *fx = NULL;
+
+    *out = NULL;
+    if (opt == NULL)
+        opt = &defaults;
+    if (opt->timeout_ms < 0 || opt->tries < 0)
+        return pb_err_set(err, PB_STAGE_USAGE, PB_E_USAGE,
+                          "DNS timeout and tries must not be negative");
+    if (opt->fixture != NULL) {
+        if (dns_fixture_load(opt->fixture, &fx, err) == -1)
+            return -1;
+    }
+    r = pb_xcalloc(1, sizeof(*r));
+    if (fx != NULL) {
+        dns_fixture_backend(fx, &r->be);
+    } else if (dns_ares_new(opt, &r->be, err) == -1) {
+        free(r);
+        return -1;
+    }
+    dns_map_init(&r->cache);
+    dns_answer_init(&r->overflow, "", 0);
+    dns_answer_set(&r->overflow, DNS_ERROR, -1,
+                   "over the limit of %d DNS answers in one run",
+                   PB_LIMIT_DNS_CACHE);
+    *out = r;
+    return 0;
+}
+
+void
+dns_resolver_free(struct dns_resolver *r)
+{
+    size_t i;
+
+    if (r == NULL)
+        return;
+    r->be.ops->free(r->be.state);
+    for (i = 0; i < r->nentries; i++) {
+        dns_answer_release(&r->entries[i]->a);
+        free(r->entries[i]);
+    }
+    free(r->entries);
+    dns_map_release(&r->cache);
+    dns_answer_release(&r->overflow);
+    free(r);
+}
+
+size_t
+dns_resolver_sent(const struct dns_resolver *r)
+{
+    return r->sent;
+}
+
+static struct dns_entry *
+resolver_entry_add(struct dns_resolver *r, const char *qname, uint16_t type)
+{
+    struct dns_entry *e = pb_xcalloc(1, sizeof(*e));
+
+    if (r->nentries == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 64;
+        r->entries = pb_xreallocarray(r->entries, r->cap, sizeof(*r->entries));
+    }
+    dns_answer_init(&e->a, qname, type);
+    r->entries[r->nentries++] = e;
+    return e;
+}
+
+/*
+ * The answer to one question: from the cache, made up here for a question
+ * that must not reach a back end, or a new entry added to todo.
+ */
+static const struct dns_answer *
+resolver_lookup(struct dns_resolver *r, const char *name, uint16_t type,
+                struct dns_answer **todo, size_t *ntodo)
+{
+    char qname[PB_LIMIT_DNS_NAME + 1];
+    char shown[DNS_NAME_TEXT_MAX];
+    struct dns_entry *e;
+    const char *why;
+    size_t len = name != NULL ? strlen(name) : 0;
+
+    if (dns_name_check(name != NULL ? name : "", len, &why) == -1) {
+        if (r->nentries >= PB_LIMIT_DNS_CACHE)
+            return &r->overflow;
+        /* Not cached: its text may be anything, so it keys nothing. */
+        pb_escape_to(shown, sizeof(shown), name != NULL ? name : "", len);
+        e = resolver_entry_add(r, shown, type);
+        dns_answer_set(&e->a, DNS_ERROR, -1, "invalid name: %s", why);
+        log_debug("dns: %s %s: %s", dns_type_name(type), shown, e->a.detail);
+        return &e->a;
+    }
+    if (dns_name_canon(name, len, qname, sizeof(qname)) == -1)
+        pb_panic("dns: checked name does not fit");
+    e = dns_map_get(&r->cache, qname, type);
+    if (e != NULL) {
+        log_debug("dns: %s %s: %s (cached)", dns_type_name(type), qname,
+                  dns_status_name(&e->a));
+        return &e->a;
+    }
+    /* Input over a limit is rejected, never cut: answers already held stay. */
+    if (r->nentries >= PB_LIMIT_DNS_CACHE)
+        return &r->overflow;
+    e = resolver_entry_add(r, qname, type);
+    dns_map_put(&r->cache, e->a.qname, type, e);
+    if (!dns_type_is_supported(type)) {
+        dns_answer_set(&e->a, DNS_ERROR, -1, "unsupported query type %u",
+                       (unsigned)type);
+        log_debug("dns: TYPE%u %s: %s", (unsigned)type, qname, e->a.detail);
+        return &e->a;
+    }
+    e->is_sent = true;
+    todo[(*ntodo)++] = &e->a;
+    return &e->a;
+}
+
+void
+dns_query_many(struct dns_resolver *r, const struct dns_question *q, size_t n,
+               const struct dns_answer **out)
+{
+    struct dns_answer **todo;
+    size_t i, ntodo = 0;
+
+    if (n == 0)
+        return;
+    todo = pb_xreallocarray(NULL, n, sizeof(*todo));
+    for (i = 0; i < n; i++)
+        out[i] = resolver_lookup(r, q[i].name, q[i].type, todo, &ntodo);
+    if (ntodo > 0) {
+        r->be.ops->answer_many(r->be.state, todo, ntodo);
+        r->sent += ntodo;
+    }
+    for (i = 0; i < ntodo; i++) {
+        const struct dns_answer *a = todo[i];
+        char shown[DNS_NAME_TEXT_MAX];
+
+        /* Valid names are printable; escape anyway, logs take no raw text. */
+        pb_escape_to(shown, sizeof(shown), a->qname, strlen(a->qname));
+        log_debug("dns: %s %s: %s, %zu records%s%s (%s)",
+                  dns_type_name(a->qtype), shown, dns_status_name(a), a->nrr,
+                  a->detail[0] != '\0' ? ": " : "", a->detail, r->be.ops->name);
+    }
+    free(todo);
+}
+
+const struct dns_answer *
+dns_query(struct dns_resolver *r, const char *name, uint16_t type)
+{
+    struct dns_question q = {name, type};
+    const struct dns_answer *a;
+
+    dns_query_many(r, &q, 1, &a);
+    return a;
+}
+
+int
+dns_resolver_record(const struct dns_resolver *r, const char *path,
+                    struct pb_err *err)
+{
+    const struct dns_answer **list;
+    size_t i, n = 0;
+    int rc;
+
+    list = pb_xreallocarray(NULL, r->nentries + 1, sizeof(*list));
+    for (i = 0; i < r->nentries; i++)
+        if (r->entries[i]->is_sent)
+            list[n++] = &r->entries[i]->a;
+    rc = dns_fixture_record(list, n, path, err);
+    free(list);
+    return rc;
+}

@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+/* Entry points of the commands; each returns the process exit code. */
+#ifndef PB_PROBE_CMD_H
+#define PB_PROBE_CMD_H
+
+int cmd_spf_main(int argc, char **argv);
+
+#endif

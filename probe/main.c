@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * probe: SMTP test probe and deliverability tester.  Parses the global
+ * options and hands the rest of the command line to one command.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sys/select.h>
+
+#include <ares.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <libetpan/libetpan_version.h>
+#include <openssl/crypto.h>
+
+#include "cli.h"
+#include "cmd.h"
+
+static const char usage[] =
+    "Usage: probe COMMAND [OPTIONS]\n"
+    "\n"
+    "Find out which check rejects your mail, with evidence.\n"
+    "\n"
+    "Commands:\n"
+    "  spf       evaluate SPF for a client IP and sender, with the full "
+    "lookup tree\n"
+    "\n"
+    "Run 'probe COMMAND --help' for a command's options and examples, and\n"
+    "see probe(1) for the DNS fixture format and the exit codes:\n"
+    "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the probe could not do its "
+    "job).\n"
+    "\n"
+    "  -h, --help     this text\n"
+    "  --version      version and library versions\n";
+
+static void
+version(void)
+{
+    curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+    printf("probe %s\n", PROBE_VERSION);
+    printf("libraries: libcurl %s (%s), %s, c-ares %s, libetpan %d.%d, "
+           "cJSON %s\n",
+           cv->version, cv->ssl_version ? cv->ssl_version : "no TLS",
+           OpenSSL_version(OPENSSL_VERSION), ares_version(NULL),
+           libetpan_get_version_major(), libetpan_get_version_minor(),
+           cJSON_Version());
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *cmd;
+
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_UNKNOWN;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        version();
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "spf") == 0)
+        return cmd_spf_main(argc - 1, argv + 1);
+    return cli_usage(NULL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every size and count limit the probe enforces on outside input, with the
+ * rule that motivates it.  Input over a limit is rejected, never cut.
+ */
+#ifndef PB_PROBE_PB_LIMITS_H
+#define PB_PROBE_PB_LIMITS_H
+
+/* RFC 1035 §2.3.4: 63 octets per label, 255 per name (253 as text). */
+#define PB_LIMIT_DNS_LABEL 63
+#define PB_LIMIT_DNS_NAME  253
+
+/* RFC 1035 §4.2.2: a DNS message over TCP is at most 65535 octets. */
+#define PB_LIMIT_DNS_MSG 65535
+
+/*
+ * RFC 1035 §3.3: a <character-string> is a length octet and at most 255
+ * octets; §4.1.3: RDLENGTH is 16 bits, so one record's RDATA (a TXT
+ * record's strings with their length octets) is at most 65535 octets.
+ */
+#define PB_LIMIT_DNS_CSTR  255
+#define PB_LIMIT_DNS_RDATA 65535
+
+/* Records kept from one answer; a real RRset is far smaller. */
+#define PB_LIMIT_DNS_RRS 512
+
+/* CNAME chain length followed by the fixture resolver (BIND uses 16). */
+#define PB_LIMIT_CNAME_CHAIN 16
+
+/* Distinct (name, type) answers kept in one run's cache. */
+#define PB_LIMIT_DNS_CACHE 100000
+
+/* A DNS fixture file; a recorded run of a large audit stays far below. */
+#define PB_LIMIT_FIXTURE_BYTES (64u * 1024 * 1024)
+
+/* RFC 7208 §4.6.4: 10 DNS-querying terms, 10 MX / PTR names, 2 voids. */
+#define PB_LIMIT_SPF_DNS_TERMS 10
+#define PB_LIMIT_SPF_MX_NAMES  10
+#define PB_LIMIT_SPF_PTR_NAMES 10
+#define PB_LIMIT_SPF_VOID      2
+
+/*
+ * An SPF record is one TXT RRset entry; a DNS message bounds it at 64 KiB.
+ * Terms per record: the longest real records have under 50.
+ */
+#define PB_LIMIT_SPF_RECORD 65535
+#define PB_LIMIT_SPF_TERMS  1024
+
+/* RFC 7208 §7.3: an expanded domain is cut from the left to 253 octets;
+ * an expanded explanation is bounded by us. */
+#define PB_LIMIT_SPF_EXPANSION 8192
+
+/* RFC 5321 §4.5.3.1: local part 64, domain 255, path 256 octets. */
+#define PB_LIMIT_LOCALPART 64
+#define PB_LIMIT_ADDRESS   256
+
+#endif
