@@ -445,6 +445,32 @@ fx_load_hex(struct fx_load *ld, const cJSON *j, size_t max, struct pb_buf *b)
 }
 
 /*
+ * What a name on the wire can be (RFC 1035 §3.1): the root "", or labels
+ * of 1..63 octets, 253 in all as text.  Empty labels ("a..b", ".a", a
+ * second trailing dot) cannot be sent, so a fixture may not hold them.
+ */
+static bool
+fx_name_shape_ok(const char *name)
+{
+    size_t len = strlen(name), label = 0, i;
+
+    if (len == 0)
+        return true;
+    if (len > PB_LIMIT_DNS_NAME)
+        return false;
+    for (i = 0; i <= len; i++) {
+        if (i == len || name[i] == '.') {
+            if (label == 0 || label > PB_LIMIT_DNS_LABEL)
+                return false;
+            label = 0;
+        } else {
+            label++;
+        }
+    }
+    return true;
+}
+
+/*
  * A name in record data: any bytes, as DNS allows (a JSON string or
  * {"hex": ...}), made canonical as dns_wire.c makes names.
  */
@@ -470,7 +496,8 @@ fx_load_data_name(struct fx_load *ld, const cJSON *j, struct dns_rr *rr)
             n = -2;
     }
     if (n < 0 ||
-        dns_name_canon(pb_buf_ptr(&b), b.len, name, sizeof(name)) == -1) {
+        dns_name_canon(pb_buf_ptr(&b), b.len, name, sizeof(name)) == -1 ||
+        !fx_name_shape_ok(name)) {
         fx_fail(ld, "expected a domain name");
         goto out;
     }

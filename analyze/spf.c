@@ -583,8 +583,13 @@ check_host(struct ctx *c, const char *domain, bool want_exp)
         return node;
     }
     if (a->status != DNS_OK) {
-        node_error(node, SPF_TEMPERROR, "DNS %s looking up TXT of %s",
-                   dns_status_name(a), domain);
+        /* the detail says why a network error happened; a timeout's
+         * detail (server, wait) is in the trace, the reason stays stable */
+        bool say = a->status == DNS_ERROR && a->detail[0];
+
+        node_error(node, SPF_TEMPERROR, "DNS %s looking up TXT of %s%s%s%s",
+                   dns_status_name(a), domain, say ? " (" : "",
+                   say ? a->detail : "", say ? ")" : "");
         return node;
     }
     for (i = 0; i < a->nrr; i++) {

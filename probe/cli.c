@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,26 @@ cli_usage(const char *cmd, const char *fmt, ...)
     fprintf(stderr, " (try 'probe%s%s --help')\n", cmd ? " " : "",
             cmd ? cmd : "");
     return CLI_UNKNOWN;
+}
+
+int
+cli_unknown_option(const char *cmd, const char *arg)
+{
+    const char *eq;
+    int n;
+
+    if (arg == NULL)
+        arg = "?";
+    eq = strchr(arg, '=');
+    n = eq != NULL ? (int)(eq - arg) : (int)strlen(arg);
+    if (strncmp(arg, "--", 2) != 0)
+        return cli_usage(cmd, "unknown option '-%c'",
+                         optopt > 0 && optopt < 0x80 ? optopt : '?');
+    if (optopt == 0)
+        return cli_usage(cmd, "unknown option '%.*s'", n, arg);
+    if (eq != NULL)
+        return cli_usage(cmd, "option '%.*s' takes no value", n, arg);
+    return cli_usage(cmd, "option '%s' needs a value", arg);
 }
 
 int

@@ -74,6 +74,11 @@ int cli_dns_finish(const char *cmd, const struct cli_dns *dns,
  */
 int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * Usage error for what getopt_long rejected: arg is argv[optind - 1]
+ * ("--bogus", "--ip" without its value, "-x").  Returns CLI_UNKNOWN.
+ */
+int cli_unknown_option(const char *cmd, const char *arg);
 /* Print "probe CMD: <err.msg>[: evidence]" on stderr; returns CLI_UNKNOWN. */
 int cli_error(const char *cmd, const struct pb_err *err);
 

@@ -122,6 +122,7 @@ cmd_spf_main(int argc, char **argv)
     memset(&dns, 0, sizeof(dns));
     memset(&req, 0, sizeof(req));
     optind = 1;
+    opterr = 0; /* we say what was wrong ourselves */
     while ((opt = getopt_long(argc, argv, "+hv", longopts, NULL)) != -1) {
         switch (opt) {
         case 'h':
@@ -146,7 +147,7 @@ cmd_spf_main(int argc, char **argv)
             json = true;
             break;
         case '?':
-            return cli_usage("spf", "unknown or incomplete option");
+            return cli_unknown_option("spf", argv[optind - 1]);
         default:
             rc = cli_dns_option("spf", opt, optarg, &dns);
             if (rc == -1)

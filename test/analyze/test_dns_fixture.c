@@ -412,6 +412,12 @@ ParameterizedTestParameters(dns_fixture, reports_shape_errors)
         {"{\"example.com\": {\"A\": \"192.0.2.1\"}}",
          "t.json: .\"example.com\".A: expected an array of records, "
          "\"TIMEOUT\", {\"rcode\": CODE} or {\"error\": TEXT}"},
+        /* regression: fuzz_dns_fixture, empty labels did not round-trip */
+        {"{\"example.com\": {\"MX\": [{\"preference\": 10, "
+         "\"exchange\": \"e.com..\"}]}}",
+         "t.json: .\"example.com\".MX[0].exchange: expected a domain name"},
+        {"{\"example.com\": {\"PTR\": [\".x.example\"]}}",
+         "t.json: .\"example.com\".PTR[0]: expected a domain name"},
         {"{\"example.com\": {\"MX\": [{\"preference\": 70000, "
          "\"exchange\": \"mx.example.com\"}]}}",
          "t.json: .\"example.com\".MX[0].preference: expected an integer "
