@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "pb_err.h"
+#include "pb_finding.h"
 
 /* ------------------------------------------------------------------ */
 /* IP addresses (ipaddr.c)                                             */
@@ -274,5 +275,15 @@ struct spf_check {
 int spf_check_host(struct dns_resolver *r, const struct spf_request *req,
                    struct spf_check *out, struct pb_err *err);
 void spf_check_release(struct spf_check *c);
+
+/* ------------------------------------------------------------------ */
+/* The checks of `probe check`, one header each, included here so that  */
+/* code outside analyze/ still includes only analyze.h.                 */
+
+#include "dkim_record.h" /* DKIM key records and selector discovery */
+#include "dmarc.h"       /* DMARC record, organizational domain, rua/ruf */
+#include "mx.h"          /* MX records, null MX, exchange addresses */
+#include "ptr.h"         /* reverse DNS / FCrDNS of sending IPs */
+#include "dnsbl.h"       /* DNS block lists for IPs and the domain */
 
 #endif

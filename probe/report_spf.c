@@ -14,33 +14,16 @@
 #include "pb_limits.h"
 #include "pb_xalloc.h"
 
-#define ANSWER_TEXT_MAX 4096
-
-/* Escaped copy of outside bytes, for JSON and the terminal alike. */
 static char *
 esc(const char *p, size_t len)
 {
-    struct pb_buf b;
-
-    pb_buf_init(&b, (size_t)PB_LIMIT_DNS_MSG * 4 + 16);
-    if (pb_buf_add_escaped(&b, p, len) == -1) {
-        pb_buf_reset(&b);
-        if (pb_buf_adds(&b, "[too long]") == -1)
-            pb_panic("report: escape buffer");
-    }
-    return pb_buf_take(&b, NULL);
-}
-
-char *
-report_escape(const char *s)
-{
-    return esc(s, strlen(s));
+    return report_escape_n(p, len);
 }
 
 static char *
 escs(const char *s)
 {
-    return esc(s, strlen(s));
+    return report_escape(s);
 }
 
 /* One record of an answer as text: "192.0.2.1", "10 mx.example", TXT. */
@@ -84,19 +67,6 @@ outcome_name(enum spf_outcome o)
     }
 }
 
-static void
-add_str(cJSON *o, const char *key, const char *s)
-{
-    if (s == NULL) {
-        cJSON_AddNullToObject(o, key);
-    } else {
-        char *e = escs(s);
-
-        cJSON_AddStringToObject(o, key, e);
-        free(e);
-    }
-}
-
 static cJSON *
 json_lookups(const struct spf_lookup *l, size_t n)
 {
@@ -107,11 +77,11 @@ json_lookups(const struct spf_lookup *l, size_t n)
         const struct dns_answer *a = l[i].answer;
         cJSON *q = cJSON_CreateObject(), *ans = cJSON_CreateArray();
 
-        add_str(q, "name", a->qname);
+        report_json_str(q, "name", a->qname);
         cJSON_AddStringToObject(q, "type", dns_type_name(a->qtype));
         cJSON_AddStringToObject(q, "status", dns_status_name(a));
         if (a->detail[0])
-            add_str(q, "detail", a->detail);
+            report_json_str(q, "detail", a->detail);
         cJSON_AddBoolToObject(q, "void", l[i].is_void);
         for (k = 0; k < a->nrr; k++) {
             char *t = rr_text(&a->rr[k]);
@@ -138,7 +108,7 @@ json_node(const struct spf_node *n)
     cJSON *o = cJSON_CreateObject(), *terms;
     size_t i;
 
-    add_str(o, "domain", n->domain);
+    report_json_str(o, "domain", n->domain);
     if (n->record != NULL) {
         char *e = escs(n->record);
 
@@ -148,19 +118,19 @@ json_node(const struct spf_node *n)
         cJSON_AddNullToObject(o, "record");
     }
     cJSON_AddStringToObject(o, "result", spf_result_name(n->result));
-    add_str(o, "reason", n->reason);
+    report_json_str(o, "reason", n->reason);
     cJSON_AddItemToObject(o, "queries", json_lookups(n->lookups, n->nlookups));
     terms = cJSON_AddArrayToObject(o, "terms");
     for (i = 0; i < n->nterms; i++) {
         const struct spf_term *t = &n->terms[i];
         cJSON *to = cJSON_CreateObject();
 
-        add_str(to, "term", t->text);
+        report_json_str(to, "term", t->text);
         if (t->target != NULL)
-            add_str(to, "target", t->target);
+            report_json_str(to, "target", t->target);
         cJSON_AddStringToObject(to, "outcome", outcome_name(t->outcome));
         if (t->note != NULL)
-            add_str(to, "note", t->note);
+            report_json_str(to, "note", t->note);
         cJSON_AddItemToObject(to, "queries",
                               json_lookups(t->lookups, t->nlookups));
         if (t->child != NULL)
@@ -179,15 +149,15 @@ report_spf_json(FILE *f, const struct spf_request *req,
 
     ipaddr_format(&req->ip, ip, sizeof(ip));
     cJSON_AddStringToObject(o, "result", spf_result_name(c->result));
-    add_str(o, "explanation", c->explanation);
+    report_json_str(o, "explanation", c->explanation);
     if (c->explanation != NULL)
         cJSON_AddStringToObject(o, "explanation_source",
                                 c->explanation_from_exp ? "exp" : "default");
-    add_str(o, "reason", c->reason);
+    report_json_str(o, "reason", c->reason);
     cJSON_AddStringToObject(o, "ip", ip);
-    add_str(o, "sender", c->sender);
-    add_str(o, "helo", req->helo);
-    add_str(o, "domain", c->domain);
+    report_json_str(o, "sender", c->sender);
+    report_json_str(o, "helo", req->helo);
+    report_json_str(o, "domain", c->domain);
     cJSON_AddNumberToObject(o, "dns_lookups", c->dns_lookups);
     cJSON_AddNumberToObject(o, "dns_lookup_limit", PB_LIMIT_SPF_DNS_TERMS);
     cJSON_AddNumberToObject(o, "void_lookups", c->void_lookups);
@@ -204,12 +174,8 @@ report_spf_json(FILE *f, const struct spf_request *req,
 
 /* ---- text ---- */
 
-struct style {
-    const char *bold, *red, *yellow, *green, *dim, *off;
-};
-
 static const char *
-result_color(const struct style *st, enum spf_result r)
+result_color(const struct report_style *st, enum spf_result r)
 {
     switch (r) {
     case SPF_PASS:
@@ -223,7 +189,7 @@ result_color(const struct style *st, enum spf_result r)
 }
 
 static void
-text_lookups(FILE *f, const struct style *st, const struct spf_lookup *l,
+text_lookups(FILE *f, const struct report_style *st, const struct spf_lookup *l,
              size_t n, int indent)
 {
     size_t i, k;
@@ -263,7 +229,7 @@ text_lookups(FILE *f, const struct style *st, const struct spf_lookup *l,
 }
 
 static void
-text_node(FILE *f, const struct style *st, const struct spf_node *n, int indent)
+text_node(FILE *f, const struct report_style *st, const struct spf_node *n, int indent)
 {
     size_t i;
     char *dom = escs(n->domain);
@@ -320,10 +286,7 @@ void
 report_spf_text(FILE *f, const struct spf_request *req,
                 const struct spf_check *c, bool color)
 {
-    static const struct style plain = {"", "", "", "", "", ""};
-    static const struct style ansi = {"\033[1m",  "\033[31m", "\033[33m",
-                                      "\033[32m", "\033[2m",  "\033[0m"};
-    const struct style *st = color ? &ansi : &plain;
+    const struct report_style *st = report_style_get(color);
     char ip[64];
     char *s;
 
