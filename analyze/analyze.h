@@ -158,6 +158,17 @@ struct dns_resolver;
  */
 int dns_resolver_new(const struct dns_options *opt, struct dns_resolver **out,
                      struct pb_err *err);
+/*
+ * A resolver for another thread that shares parent's answers: each
+ * question is sent once per run whichever thread asks it first, and a
+ * thread asking a question in flight waits for that answer.  The fork has
+ * its own connection (c-ares channel) with the parent's options, or reads
+ * the parent's fixture.  Make forks from one thread before the others
+ * start; free them before the parent.  PB_E_INTERNAL when c-ares cannot
+ * start.
+ */
+int dns_resolver_fork(struct dns_resolver *parent, struct dns_resolver **out,
+                      struct pb_err *err);
 void dns_resolver_free(struct dns_resolver *r);
 
 /*
@@ -275,6 +286,64 @@ struct spf_check {
 int spf_check_host(struct dns_resolver *r, const struct spf_request *req,
                    struct spf_check *out, struct pb_err *err);
 void spf_check_release(struct spf_check *c);
+
+/* ------------------------------------------------------------------ */
+/* SPF audit for `probe check` (spf_audit.c)                           */
+
+/*
+ * One record of the include/redirect tree, walked whatever the client
+ * IP: the worst case a receiver can meet.  Terms whose domain-spec holds
+ * macros depend on the sender and are counted but not followed.
+ */
+struct spf_tree {
+    char *domain;
+    char *record;           /* the SPF record, or NULL */
+    char *problem;          /* why this node is broken (our words), or NULL */
+    unsigned lookups;       /* DNS-querying terms of this record */
+    unsigned void_lookups;  /* void answers of its a, mx, ptr, exists terms */
+    unsigned total_lookups; /* this record and everything under it */
+    unsigned total_voids;
+    size_t nchildren;
+    struct spf_tree_child {
+        char *term;            /* "include:x" or "redirect=x" as written */
+        bool is_dynamic;       /* macros: not followed */
+        struct spf_tree *node; /* NULL when dynamic or not reached */
+    } * children;
+};
+
+struct spf_ip_result {
+    struct ipaddr ip;
+    enum spf_result result;
+    unsigned dns_lookups;
+    unsigned void_lookups;
+    char *reason;
+    char *explanation;
+};
+
+struct spf_audit {
+    enum pb_status status;
+    char *record;         /* the domain's SPF record, or NULL */
+    size_t nstrings;      /* its character-strings */
+    unsigned dns_lookups; /* worst case over the whole tree */
+    unsigned void_lookups;
+    struct spf_tree *tree; /* NULL without a record */
+    size_t nips;
+    struct spf_ip_result *ips;
+    struct pb_findings findings;
+};
+
+/*
+ * Audit the SPF setup of domain: the record (present, one, syntax, size,
+ * how its strings join), the include tree with lookup and void counts per
+ * node and in the worst case, risky terms (+all, ?all, no all, ptr), and
+ * check_host() for each of ips (sender postmaster@domain).  DNS outcomes
+ * become findings; out is cleared on entry, release it with
+ * spf_audit_release().
+ */
+void spf_audit_run(struct dns_resolver *r, const char *domain,
+                   const struct ipaddr *ips, size_t nips,
+                   struct spf_audit *out);
+void spf_audit_release(struct spf_audit *a);
 
 /* ------------------------------------------------------------------ */
 /* The checks of `probe check`, one header each, included here so that  */

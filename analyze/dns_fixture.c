@@ -309,6 +309,25 @@ dns_fixture_backend(struct dns_fixture *fx, struct dns_backend *out)
     out->state = fx;
 }
 
+static void
+fx_backend_keep(void *state)
+{
+    (void)state; /* borrowed: the owner frees it */
+}
+
+static const struct dns_backend_ops fx_borrow_ops = {
+    "fixture",
+    fx_answer_many,
+    fx_backend_keep,
+};
+
+void
+dns_fixture_backend_borrow(struct dns_fixture *fx, struct dns_backend *out)
+{
+    out->ops = &fx_borrow_ops;
+    out->state = fx;
+}
+
 /* ------------------------------------------------------------------ */
 /* Loading                                                             */
 

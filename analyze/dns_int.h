@@ -158,6 +158,9 @@ void dns_fixture_free(struct dns_fixture *fx);
 void dns_fixture_answer(const struct dns_fixture *fx, struct dns_answer *a);
 /* Wrap a loaded fixture as a back end; the back end owns fx. */
 void dns_fixture_backend(struct dns_fixture *fx, struct dns_backend *out);
+/* The same, for a fork: fx stays owned by the first back end. */
+void dns_fixture_backend_borrow(struct dns_fixture *fx,
+                                struct dns_backend *out);
 
 /*
  * Write answers a[0..n) in the fixture format to path ("-" = stdout), so

@@ -7,6 +7,7 @@
  */
 #include "analyze.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,19 +422,79 @@ dns_map_put(struct dns_map *m, const char *name, uint16_t type, void *value)
 /* The resolver                                                        */
 
 struct dns_entry {
-    struct dns_answer a;
-    bool is_sent; /* answered by the back end (so it is recorded) */
+    struct dns_answer a; /* first: an answer pointer is its entry */
+    bool is_sent;        /* answered by the back end (so it is recorded) */
+    bool is_pending;     /* asked, the answer not written yet */
+};
+
+/*
+ * The answers of a run, shared by a resolver and its forks (one per
+ * thread).  The mutex guards everything here; an entry's answer is
+ * written by the thread that asked first, outside the lock, while
+ * is_pending keeps other threads waiting on cv.
+ */
+struct dns_cache {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct dns_map map;         /* (qname, qtype) -> struct dns_entry */
+    struct dns_entry **entries; /* every answer given, first asked first */
+    size_t nentries;
+    size_t cap;
+    struct dns_answer overflow; /* given once the run holds too many */
+    unsigned refs;
 };
 
 struct dns_resolver {
     struct dns_backend be;
-    struct dns_map cache;       /* (qname, qtype) -> struct dns_entry */
-    struct dns_entry **entries; /* every answer given, first asked first */
-    size_t nentries;
-    size_t cap;
+    struct dns_cache *cache;
     size_t sent;
-    struct dns_answer overflow; /* given once the run holds too many */
+    /* to make forks: the options, and the fixture the root owns */
+    char *server;
+    int timeout_ms;
+    int tries;
+    struct dns_fixture *fx;
+    bool is_fork;
 };
+
+static struct dns_cache *
+cache_new(void)
+{
+    struct dns_cache *c = pb_xcalloc(1, sizeof(*c));
+
+    if (pthread_mutex_init(&c->mu, NULL) != 0 ||
+        pthread_cond_init(&c->cv, NULL) != 0)
+        pb_panic("dns: cannot make a mutex");
+    dns_map_init(&c->map);
+    dns_answer_init(&c->overflow, "", 0);
+    dns_answer_set(&c->overflow, DNS_ERROR, -1,
+                   "over the limit of %d DNS answers in one run",
+                   PB_LIMIT_DNS_CACHE);
+    c->refs = 1;
+    return c;
+}
+
+static void
+cache_unref(struct dns_cache *c)
+{
+    size_t i;
+    unsigned left;
+
+    pthread_mutex_lock(&c->mu);
+    left = --c->refs;
+    pthread_mutex_unlock(&c->mu);
+    if (left > 0)
+        return;
+    for (i = 0; i < c->nentries; i++) {
+        dns_answer_release(&c->entries[i]->a);
+        free(c->entries[i]);
+    }
+    free(c->entries);
+    dns_map_release(&c->map);
+    dns_answer_release(&c->overflow);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
 
 int
 dns_resolver_new(const struct dns_options *opt, struct dns_resolver **out,
@@ -456,15 +517,50 @@ dns_resolver_new(const struct dns_options *opt, struct dns_resolver **out,
     r = pb_xcalloc(1, sizeof(*r));
     if (fx != NULL) {
         dns_fixture_backend(fx, &r->be);
+        r->fx = fx;
     } else if (dns_ares_new(opt, &r->be, err) == -1) {
         free(r);
         return -1;
     }
-    dns_map_init(&r->cache);
-    dns_answer_init(&r->overflow, "", 0);
-    dns_answer_set(&r->overflow, DNS_ERROR, -1,
-                   "over the limit of %d DNS answers in one run",
-                   PB_LIMIT_DNS_CACHE);
+    r->server = opt->server != NULL ? pb_xstrdup(opt->server) : NULL;
+    r->timeout_ms = opt->timeout_ms;
+    r->tries = opt->tries;
+    r->cache = cache_new();
+    *out = r;
+    return 0;
+}
+
+int
+dns_resolver_fork(struct dns_resolver *parent, struct dns_resolver **out,
+                  struct pb_err *err)
+{
+    struct dns_resolver *r;
+    struct dns_options opt;
+
+    *out = NULL;
+    r = pb_xcalloc(1, sizeof(*r));
+    if (parent->fx != NULL) {
+        /* the fixture is read-only once loaded: forks share it */
+        dns_fixture_backend_borrow(parent->fx, &r->be);
+    } else {
+        memset(&opt, 0, sizeof(opt));
+        opt.server = parent->server;
+        opt.timeout_ms = parent->timeout_ms;
+        opt.tries = parent->tries;
+        if (dns_ares_new(&opt, &r->be, err) == -1) {
+            free(r);
+            return -1;
+        }
+    }
+    r->server = parent->server != NULL ? pb_xstrdup(parent->server) : NULL;
+    r->timeout_ms = parent->timeout_ms;
+    r->tries = parent->tries;
+    r->fx = parent->fx;
+    r->is_fork = true;
+    r->cache = parent->cache;
+    pthread_mutex_lock(&r->cache->mu);
+    r->cache->refs++;
+    pthread_mutex_unlock(&r->cache->mu);
     *out = r;
     return 0;
 }
@@ -472,18 +568,11 @@ dns_resolver_new(const struct dns_options *opt, struct dns_resolver **out,
 void
 dns_resolver_free(struct dns_resolver *r)
 {
-    size_t i;
-
     if (r == NULL)
         return;
     r->be.ops->free(r->be.state);
-    for (i = 0; i < r->nentries; i++) {
-        dns_answer_release(&r->entries[i]->a);
-        free(r->entries[i]);
-    }
-    free(r->entries);
-    dns_map_release(&r->cache);
-    dns_answer_release(&r->overflow);
+    cache_unref(r->cache);
+    free(r->server);
     free(r);
 }
 
@@ -493,28 +582,31 @@ dns_resolver_sent(const struct dns_resolver *r)
     return r->sent;
 }
 
+/* With the cache locked: a new entry, first asked first. */
 static struct dns_entry *
-resolver_entry_add(struct dns_resolver *r, const char *qname, uint16_t type)
+cache_entry_add(struct dns_cache *c, const char *qname, uint16_t type)
 {
     struct dns_entry *e = pb_xcalloc(1, sizeof(*e));
 
-    if (r->nentries == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 64;
-        r->entries = pb_xreallocarray(r->entries, r->cap, sizeof(*r->entries));
+    if (c->nentries == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->entries = pb_xreallocarray(c->entries, c->cap, sizeof(*c->entries));
     }
     dns_answer_init(&e->a, qname, type);
-    r->entries[r->nentries++] = e;
+    c->entries[c->nentries++] = e;
     return e;
 }
 
 /*
- * The answer to one question: from the cache, made up here for a question
- * that must not reach a back end, or a new entry added to todo.
+ * With the cache locked: the answer to one question, from the cache, made
+ * up here for a question that must not reach a back end, or a new pending
+ * entry added to todo.
  */
 static const struct dns_answer *
 resolver_lookup(struct dns_resolver *r, const char *name, uint16_t type,
                 struct dns_answer **todo, size_t *ntodo)
 {
+    struct dns_cache *c = r->cache;
     char qname[PB_LIMIT_DNS_NAME + 1];
     char shown[DNS_NAME_TEXT_MAX];
     struct dns_entry *e;
@@ -522,28 +614,32 @@ resolver_lookup(struct dns_resolver *r, const char *name, uint16_t type,
     size_t len = name != NULL ? strlen(name) : 0;
 
     if (dns_name_check(name != NULL ? name : "", len, &why) == -1) {
-        if (r->nentries >= PB_LIMIT_DNS_CACHE)
-            return &r->overflow;
+        if (c->nentries >= PB_LIMIT_DNS_CACHE)
+            return &c->overflow;
         /* Not cached: its text may be anything, so it keys nothing. */
         pb_escape_to(shown, sizeof(shown), name != NULL ? name : "", len);
-        e = resolver_entry_add(r, shown, type);
+        e = cache_entry_add(c, shown, type);
         dns_answer_set(&e->a, DNS_ERROR, -1, "invalid name: %s", why);
         log_debug("dns: %s %s: %s", dns_type_name(type), shown, e->a.detail);
         return &e->a;
     }
     if (dns_name_canon(name, len, qname, sizeof(qname)) == -1)
         pb_panic("dns: checked name does not fit");
-    e = dns_map_get(&r->cache, qname, type);
+    e = dns_map_get(&c->map, qname, type);
     if (e != NULL) {
-        log_debug("dns: %s %s: %s (cached)", dns_type_name(type), qname,
-                  dns_status_name(&e->a));
+        if (e->is_pending)
+            log_debug("dns: %s %s: in flight (asked by another thread)",
+                      dns_type_name(type), qname);
+        else
+            log_debug("dns: %s %s: %s (cached)", dns_type_name(type), qname,
+                      dns_status_name(&e->a));
         return &e->a;
     }
     /* Input over a limit is rejected, never cut: answers already held stay. */
-    if (r->nentries >= PB_LIMIT_DNS_CACHE)
-        return &r->overflow;
-    e = resolver_entry_add(r, qname, type);
-    dns_map_put(&r->cache, e->a.qname, type, e);
+    if (c->nentries >= PB_LIMIT_DNS_CACHE)
+        return &c->overflow;
+    e = cache_entry_add(c, qname, type);
+    dns_map_put(&c->map, e->a.qname, type, e);
     if (!dns_type_is_supported(type)) {
         dns_answer_set(&e->a, DNS_ERROR, -1, "unsupported query type %u",
                        (unsigned)type);
@@ -551,23 +647,35 @@ resolver_lookup(struct dns_resolver *r, const char *name, uint16_t type,
         return &e->a;
     }
     e->is_sent = true;
+    e->is_pending = true;
     todo[(*ntodo)++] = &e->a;
     return &e->a;
+}
+
+static bool
+answer_pending(const struct dns_cache *c, const struct dns_answer *a)
+{
+    /* the overflow answer is no entry; every other answer is one */
+    return a != &c->overflow && ((const struct dns_entry *)a)->is_pending;
 }
 
 void
 dns_query_many(struct dns_resolver *r, const struct dns_question *q, size_t n,
                const struct dns_answer **out)
 {
+    struct dns_cache *c = r->cache;
     struct dns_answer **todo;
     size_t i, ntodo = 0;
 
     if (n == 0)
         return;
     todo = pb_xreallocarray(NULL, n, sizeof(*todo));
+    pthread_mutex_lock(&c->mu);
     for (i = 0; i < n; i++)
         out[i] = resolver_lookup(r, q[i].name, q[i].type, todo, &ntodo);
+    pthread_mutex_unlock(&c->mu);
     if (ntodo > 0) {
+        /* pending entries are ours alone to write until we clear them */
         r->be.ops->answer_many(r->be.state, todo, ntodo);
         r->sent += ntodo;
     }
@@ -581,6 +689,16 @@ dns_query_many(struct dns_resolver *r, const struct dns_question *q, size_t n,
                   dns_type_name(a->qtype), shown, dns_status_name(a), a->nrr,
                   a->detail[0] != '\0' ? ": " : "", a->detail, r->be.ops->name);
     }
+    pthread_mutex_lock(&c->mu);
+    for (i = 0; i < ntodo; i++)
+        ((struct dns_entry *)todo[i])->is_pending = false;
+    if (ntodo > 0)
+        pthread_cond_broadcast(&c->cv);
+    /* wait for questions another thread asked first */
+    for (i = 0; i < n; i++)
+        while (answer_pending(c, out[i]))
+            pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
     free(todo);
 }
 
@@ -598,14 +716,17 @@ int
 dns_resolver_record(const struct dns_resolver *r, const char *path,
                     struct pb_err *err)
 {
+    struct dns_cache *c = r->cache;
     const struct dns_answer **list;
     size_t i, n = 0;
     int rc;
 
-    list = pb_xreallocarray(NULL, r->nentries + 1, sizeof(*list));
-    for (i = 0; i < r->nentries; i++)
-        if (r->entries[i]->is_sent)
-            list[n++] = &r->entries[i]->a;
+    pthread_mutex_lock(&c->mu);
+    list = pb_xreallocarray(NULL, c->nentries + 1, sizeof(*list));
+    for (i = 0; i < c->nentries; i++)
+        if (c->entries[i]->is_sent && !c->entries[i]->is_pending)
+            list[n++] = &c->entries[i]->a;
+    pthread_mutex_unlock(&c->mu);
     rc = dns_fixture_record(list, n, path, err);
     free(list);
     return rc;

@@ -548,6 +548,7 @@ check_host(struct ctx *c, const char *domain, bool want_exp)
     struct spf_node *node = pb_xcalloc(1, sizeof(*node));
     const struct dns_answer *a;
     const char *rec_txt = NULL;
+    const struct dns_rr *sel;
     size_t i, rec_len = 0, nspf = 0;
     struct spf_record rec;
     char why[256];
@@ -592,13 +593,10 @@ check_host(struct ctx *c, const char *domain, bool want_exp)
                    say ? a->detail : "", say ? ")" : "");
         return node;
     }
-    for (i = 0; i < a->nrr; i++) {
-        if (a->rr[i].type != DNS_TYPE_TXT ||
-            !spf_record_is_spf1(a->rr[i].data, a->rr[i].len))
-            continue;
-        nspf++;
-        rec_txt = a->rr[i].data;
-        rec_len = a->rr[i].len;
+    sel = spf_record_select(a, &nspf);
+    if (sel != NULL) {
+        rec_txt = sel->data;
+        rec_len = sel->len;
     }
     if (nspf == 0) {
         node_error(node, SPF_NONE, "%s publishes no SPF record", domain);

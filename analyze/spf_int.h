@@ -50,6 +50,13 @@ void spf_record_release(struct spf_record *rec);
 bool spf_kind_queries_dns(enum spf_kind kind);
 const char *spf_kind_name(enum spf_kind kind);
 
+/*
+ * §4.5: the TXT record of answer a that is an SPF record; *count says how
+ * many there are (more than one is a permerror).  NULL when none.
+ */
+const struct dns_rr *spf_record_select(const struct dns_answer *a,
+                                       size_t *count);
+
 /* True when (p, len) starts an SPF version 1 record (§4.5). */
 bool spf_record_is_spf1(const char *p, size_t len);
 

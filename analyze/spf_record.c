@@ -59,6 +59,24 @@ spf_record_is_spf1(const char *p, size_t len)
     return len == 6 || p[6] == ' ';
 }
 
+const struct dns_rr *
+spf_record_select(const struct dns_answer *a, size_t *count)
+{
+    const struct dns_rr *found = NULL;
+    size_t i;
+
+    *count = 0;
+    for (i = 0; i < a->nrr; i++) {
+        /* §3.1, §14.1: only TXT; type 99 SPF records are not consulted */
+        if (a->rr[i].type != DNS_TYPE_TXT ||
+            !spf_record_is_spf1(a->rr[i].data, a->rr[i].len))
+            continue;
+        (*count)++;
+        found = &a->rr[i];
+    }
+    return found;
+}
+
 void
 spf_record_release(struct spf_record *rec)
 {

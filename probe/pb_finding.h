@@ -32,10 +32,10 @@ struct pb_finding {
     const char *check; /* "spf", "dkim", ...: static */
     const char *id;    /* stable id, "spf-too-many-lookups": static */
     enum pb_severity sev;
-    char *message;     /* our words, one sentence, no final period */
-    char *evidence;    /* outside text as received, or NULL; escape on output */
+    char *message;  /* our words, one sentence, no final period */
+    char *evidence; /* outside text as received, or NULL; escape on output */
     size_t evidence_len;
-    char *remedy;      /* the fix in words, or NULL */
+    char *remedy; /* the fix in words, or NULL */
 };
 
 struct pb_findings {

@@ -16,9 +16,8 @@ const struct report_style *
 report_style_get(bool color)
 {
     static const struct report_style plain = {"", "", "", "", "", ""};
-    static const struct report_style ansi = {"\033[1m",  "\033[31m",
-                                             "\033[33m", "\033[32m",
-                                             "\033[2m",  "\033[0m"};
+    static const struct report_style ansi = {"\033[1m",  "\033[31m", "\033[33m",
+                                             "\033[32m", "\033[2m",  "\033[0m"};
 
     return color ? &ansi : &plain;
 }

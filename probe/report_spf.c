@@ -229,7 +229,8 @@ text_lookups(FILE *f, const struct report_style *st, const struct spf_lookup *l,
 }
 
 static void
-text_node(FILE *f, const struct report_style *st, const struct spf_node *n, int indent)
+text_node(FILE *f, const struct report_style *st, const struct spf_node *n,
+          int indent)
 {
     size_t i;
     char *dom = escs(n->domain);
