@@ -442,14 +442,34 @@ lookup_findings(struct spf_audit *out, const char *domain)
 
     if (t == NULL || t->record == NULL)
         return;
+    /* the costliest includes first: what flattening would save */
     pb_buf_init(&heavy, 1024);
-    for (i = 0; i < t->nchildren; i++) {
-        const struct spf_tree *c = t->children[i].node;
+    {
+        bool used[64] = {false};
+        size_t shown;
 
-        if (c != NULL && c->total_lookups + 1 >= 3 &&
-            pb_buf_addf(&heavy, "%s%s (%u lookups)", heavy.len ? ", " : "",
-                        t->children[i].term, c->total_lookups + 1) == -1)
-            break;
+        for (shown = 0; shown < 4; shown++) {
+            size_t best = (size_t)-1;
+
+            for (i = 0; i < t->nchildren && i < 64; i++) {
+                const struct spf_tree *c = t->children[i].node;
+
+                if (c == NULL || used[i])
+                    continue;
+                if (best == (size_t)-1 ||
+                    c->total_lookups > t->children[best].node->total_lookups)
+                    best = i;
+            }
+            if (best == (size_t)-1)
+                break;
+            used[best] = true;
+            if (pb_buf_addf(&heavy, "%s%s (%u lookup%s)", heavy.len ? ", " : "",
+                            t->children[best].term,
+                            t->children[best].node->total_lookups + 1,
+                            t->children[best].node->total_lookups ? "s" : "") ==
+                -1)
+                break;
+        }
     }
     if (out->dns_lookups > PB_LIMIT_SPF_DNS_TERMS) {
         fd = pb_findings_add(&out->findings, CHECK, "spf-too-many-lookups",
@@ -460,8 +480,9 @@ lookup_findings(struct spf_audit *out, const char *domain)
                              domain, out->dns_lookups);
         if (heavy.len)
             pb_finding_remedy(fd,
-                              "flatten or drop includes to stay under "
-                              "10: %s",
+                              "flatten (replace with their ip4:/ip6: "
+                              "ranges) or drop includes to stay under 10; "
+                              "the costliest: %s",
                               pb_buf_ptr(&heavy));
         else
             pb_finding_remedy(fd, "replace a:, mx: and include: terms with "
@@ -474,7 +495,8 @@ lookup_findings(struct spf_audit *out, const char *domain)
                              "breaks it",
                              domain, out->dns_lookups);
         pb_finding_remedy(fd, "flatten an include to leave room%s%s",
-                          heavy.len ? ": " : "", pb_buf_ptr(&heavy));
+                          heavy.len ? "; the costliest: " : "",
+                          pb_buf_ptr(&heavy));
     }
     if (out->void_lookups > PB_LIMIT_SPF_VOID) {
         fd = pb_findings_add(&out->findings, CHECK, "spf-too-many-void-lookups",
@@ -493,7 +515,7 @@ ip_findings(struct spf_audit *out, const char *domain,
             const struct spf_ip_result *ip)
 {
     static const char *const ids[] = {
-        [SPF_NONE] = "spf-ip-none",
+        [SPF_NONE] = NULL, /* no record means no IP check: cannot happen */
         [SPF_NEUTRAL] = "spf-ip-neutral",
         [SPF_PASS] = NULL,
         [SPF_FAIL] = "spf-ip-fail",

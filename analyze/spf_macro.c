@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pb_ctype.h"
 #include "pb_limits.h"
 #include "pb_xalloc.h"
 
@@ -21,12 +22,6 @@ static bool
 is_delim(char c)
 {
     return c != '\0' && strchr(".-+,/_=", c) != NULL;
-}
-
-static bool
-is_alnum(char c)
-{
-    return (unsigned char)c < 0x80 && isalnum((unsigned char)c);
 }
 
 /* The raw value of one macro letter; NULL for an unknown letter. */
@@ -144,7 +139,7 @@ transform(const char *value, const char *delims, size_t ndelims,
             unsigned char c = (unsigned char)start[i][k];
 
             /* §7.3: escape all but RFC 3986 unreserved characters */
-            if (is_alnum((char)c) || c == '-' || c == '.' || c == '_' ||
+            if (pb_is_alnum((char)c) || c == '-' || c == '.' || c == '_' ||
                 c == '~') {
                 if (pb_buf_addc(out, (char)c) == -1)
                     return -1;
@@ -307,7 +302,7 @@ spf_macro_domain_end_ok(const char *s, size_t len)
     for (k = dot; k < len; k++) {
         if (s[k] == '-')
             continue;
-        if (!is_alnum(s[k]))
+        if (!pb_is_alnum(s[k]))
             return false;
         if (isalpha((unsigned char)s[k]))
             alpha = true;

@@ -4,5 +4,6 @@
 #define PB_PROBE_CMD_H
 
 int cmd_spf_main(int argc, char **argv);
+int cmd_check_main(int argc, char **argv);
 
 #endif

@@ -123,7 +123,7 @@ cmd_spf_main(int argc, char **argv)
     memset(&req, 0, sizeof(req));
     optind = 1;
     opterr = 0; /* we say what was wrong ourselves */
-    while ((opt = getopt_long(argc, argv, "+hv", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         switch (opt) {
         case 'h':
             fputs(usage, stdout);

@@ -23,6 +23,8 @@ static const char usage[] =
     "Find out which check rejects your mail, with evidence.\n"
     "\n"
     "Commands:\n"
+    "  check     audit a domain's SPF, DKIM, DMARC, MX, reverse DNS and "
+    "block lists\n"
     "  spf       evaluate SPF for a client IP and sender, with the full "
     "lookup tree\n"
     "\n"
@@ -69,5 +71,7 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "spf") == 0)
         return cmd_spf_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check_main(argc - 1, argv + 1);
     return cli_usage(NULL, "unknown command '%s'", cmd);
 }

@@ -100,6 +100,24 @@ pb_finding_remedy(struct pb_finding *fd, const char *fmt, ...)
     va_end(ap);
 }
 
+const struct pb_finding *
+pb_findings_find(const struct pb_findings *f, const char *id, size_t *count)
+{
+    const struct pb_finding *first = NULL;
+    size_t i, n = 0;
+
+    for (i = 0; i < f->n; i++) {
+        if (strcmp(f->v[i].id, id) != 0)
+            continue;
+        if (first == NULL)
+            first = &f->v[i];
+        n++;
+    }
+    if (count != NULL)
+        *count = n;
+    return first;
+}
+
 enum pb_status
 pb_findings_status(const struct pb_findings *f)
 {

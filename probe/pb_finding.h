@@ -65,6 +65,13 @@ void pb_finding_evidence(struct pb_finding *fd, const void *p, size_t len);
 void pb_finding_remedy(struct pb_finding *fd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * The first finding with this id, or NULL; *count (may be NULL) gets how
+ * many there are.
+ */
+const struct pb_finding *pb_findings_find(const struct pb_findings *f,
+                                          const char *id, size_t *count);
+
 /* The status findings give: the worst severity (INFO counts as OK). */
 enum pb_status pb_findings_status(const struct pb_findings *f);
 /*

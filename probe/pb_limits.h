@@ -54,4 +54,10 @@
 #define PB_LIMIT_LOCALPART 64
 #define PB_LIMIT_ADDRESS   256
 
+/* `probe check`: sending IPs and DKIM selectors per domain (command line
+ * or batch line), and the longest batch line. */
+#define PB_LIMIT_CHECK_IPS       16
+#define PB_LIMIT_CHECK_SELECTORS 64
+#define PB_LIMIT_BATCH_LINE      4096
+
 #endif

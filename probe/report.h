@@ -59,4 +59,81 @@ void report_spf_json(FILE *f, const struct spf_request *req,
 void report_spf_text(FILE *f, const struct spf_request *req,
                      const struct spf_check *c, bool color);
 
+/* `probe check` (report_check.c) */
+struct check_result;
+/* The audit of one domain as one JSON object (docs/json.md). */
+cJSON *report_check_json(const struct check_result *res);
+/* A domain that could not be audited: {"domain", "status": "error",
+ * "error"}. */
+cJSON *report_check_error_json(const char *domain, const char *error);
+/* The audit as text, grouped by check, findings with their fixes. */
+void report_check_text(FILE *f, const struct check_result *res,
+                       const struct report_style *st);
+/* One line per domain, for --batch without --json. */
+void report_check_line(FILE *f, const struct check_result *res,
+                       const struct report_style *st);
+
+/* DKIM (report_dkim.c) */
+/*
+ * The DKIM check as one JSON object: {"status", "discovery",
+ * "selectors_tried", "selectors": [{"selector", "name", "found", "lookup",
+ * "cname", "record", "key_type", "key_bits", "testing", "revoked", "hash",
+ * "status"}], "findings"}.  The caller owns it (cJSON_Delete).
+ */
+cJSON *report_dkim_json(const struct dkim_audit *a);
+/*
+ * The DKIM check's data lines, indented by 2: one per selector ("NAME[ ->
+ * CNAME]: rsa 2048 bits") and its record; no header, no findings.
+ */
+void report_dkim_text(FILE *f, const struct dkim_audit *a,
+                      const struct report_style *st);
+
+/* DMARC (report_dmarc.c) */
+/*
+ * The DMARC check as one JSON object (docs/findings-dmarc.md): {"status",
+ * "domain", "record", "found_at", "found_by", "found_at_by_method": {"psl",
+ * "tree_walk"}, "org_domain": {"psl", "tree_walk"}, "tags", "policy",
+ * "rua": [{"uri", "domain", "valid", "external", "authorized",
+ * "authorization", "authorization_name"}], "ruf": [...], "tree_walk",
+ * "findings"}.  Outside text is escaped.  The caller owns it (cJSON_Delete).
+ */
+cJSON *report_dmarc_json(const struct dmarc_audit *a);
+/*
+ * The DMARC check's data lines, indented by 2: the record, where it was
+ * found, the organizational domains, the policy, rua/ruf destinations and
+ * the names looked up; no header, no findings.
+ */
+void report_dmarc_text(FILE *f, const struct dmarc_audit *a,
+                       const struct report_style *st);
+
+/* MX, PTR, DNSBL (report_hosts.c) */
+/*
+ * Each check as one JSON object the caller owns (cJSON_Delete), outside
+ * text escaped:
+ *   mx: {"status", "lookup", "records": [{"preference", "exchange",
+ *       "addresses", "cname", "status"}], "null_mx", "implicit",
+ *       "implicit_addresses", "findings"}
+ *   ptr: {"status", "ips": [{"ip", "reverse", "lookup", "ptr": [names],
+ *       "forward": [{"name", "lookup", "addresses", "confirmed", "generic",
+ *       "generic_reason"?, "in_domain"}], "confirmed", "generic",
+ *       "in_domain", "status"}], "findings"}
+ *   dnsbl: {"status", "zones": [{"zone", "kind", "name", "ipv6"}],
+ *       "results": [{"target", "kind", "zone", "query", "state", "listed",
+ *       "lookup", "codes": [{"code", "kind", "meaning"}], "txt",
+ *       "status"}], "findings"}
+ */
+cJSON *report_mx_json(const struct mx_audit *a);
+cJSON *report_ptr_json(const struct ptr_audit *a);
+cJSON *report_dnsbl_json(const struct dnsbl_audit *a);
+/*
+ * The check's data lines, indented by 2 (one per MX record, per IP and
+ * its PTR names, per block list result); no header, no findings.
+ */
+void report_mx_text(FILE *f, const struct mx_audit *a,
+                    const struct report_style *st);
+void report_ptr_text(FILE *f, const struct ptr_audit *a,
+                     const struct report_style *st);
+void report_dnsbl_text(FILE *f, const struct dnsbl_audit *a,
+                       const struct report_style *st);
+
 #endif

@@ -16,9 +16,10 @@ set -u
 probe=${1:?usage: dns_unbound.sh PATH/TO/probe [GENDIR]}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
+# shellcheck source=lib/unbound.sh
+. "$here/lib/unbound.sh"
 fixture=$top/test/data/spf/realdns.json
 cases=$top/test/data/spf/realdns-cases.txt
-unbound=/usr/sbin/unbound
 listen=${PROBE_TEST_DNS:-127.0.3.53:5353}
 addr=${listen%:*}
 port=${listen##*:}
@@ -26,32 +27,14 @@ dead=127.0.3.54:$port # nothing may listen there (checked below)
 dnsopt=(--dns-timeout 500 --dns-tries 2)
 time_bound_ms=5000 # 500 ms x 2 tries per query, with room for backoff
 
-if [[ ! -x $unbound ]]; then
-    echo "dns_unbound: $unbound is missing; scripts/test installs it" \
-        "(apt-get install unbound)" >&2
-    exit 1
-fi
-if [[ ! $addr =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ || ! $port =~ ^[0-9]+$ ]]; then
-    echo "dns_unbound: $listen: expected 127.X.Y.Z:PORT (loopback only)" >&2
-    exit 1
-fi
 if [[ ! -f $probe || ! -x $probe ]]; then
     echo "dns_unbound: $probe is not an executable" >&2
     exit 1
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dns_unbound.XXXXXX") || exit 1
-ub_pid=
 cleanup() {
-    if [[ -n $ub_pid ]] && kill -0 "$ub_pid" 2>/dev/null; then
-        kill "$ub_pid" 2>/dev/null
-        for _ in $(seq 50); do
-            kill -0 "$ub_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$ub_pid" 2>/dev/null
-        wait "$ub_pid" 2>/dev/null
-    fi
+    unbound_stop
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -59,66 +42,7 @@ trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------ unbound
 
-zone_lines=$(python3 "$top/scripts/fixture-to-unbound" "$fixture") || exit 1
-cat >"$tmp/unbound.conf" <<EOF
-server:
-    interface: $addr
-    port: $port
-    do-ip4: yes
-    do-ip6: no
-    do-udp: yes
-    do-tcp: yes
-    access-control: 127.0.0.0/8 allow
-    username: ""
-    chroot: ""
-    directory: "$tmp"
-    pidfile: "$tmp/unbound.pid"
-    logfile: "$tmp/unbound.log"
-    use-syslog: no
-    verbosity: 1
-    log-queries: yes
-    log-replies: yes
-    num-threads: 1
-    module-config: "iterator"
-    # Fail to start rather than share the port with another server.
-    so-reuseport: no
-    # A UDP answer is at most this big: a larger one must go over TCP.
-    max-udp-size: 1232
-    edns-buffer-size: 1232
-    # No recursion at all: a name the fixture lacks is NXDOMAIN here too.
-    local-zone: "." static
-$zone_lines
-remote-control:
-    control-enable: no
-EOF
-
-if ! "$unbound-checkconf" "$tmp/unbound.conf" >"$tmp/checkconf" 2>&1; then
-    echo "dns_unbound: generated unbound.conf is invalid:" >&2
-    cat "$tmp/checkconf" >&2
-    exit 1
-fi
-# unbound cannot tell that another server already holds the port (it may
-# use SO_REUSEPORT): look first.
-for a in "$addr:$port" "$dead"; do
-    if ss -Hlun "src $a" 2>/dev/null | grep -q . ||
-        ss -Hltn "src $a" 2>/dev/null | grep -q .; then
-        echo "dns_unbound: something already listens on $a; stop it or set" \
-            "PROBE_TEST_DNS=127.X.Y.Z:PORT" >&2
-        exit 1
-    fi
-done
-"$unbound" -d -c "$tmp/unbound.conf" >"$tmp/unbound.out" 2>&1 &
-ub_pid=$!
-for _ in $(seq 100); do
-    grep -qs "start of service" "$tmp/unbound.log" && break
-    kill -0 "$ub_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if ! grep -qs "start of service" "$tmp/unbound.log"; then
-    echo "dns_unbound: unbound did not start on $addr:$port:" >&2
-    cat "$tmp/unbound.out" "$tmp/unbound.log" >&2 2>/dev/null
-    exit 1
-fi
+unbound_start dns_unbound "$fixture" "$addr" "$port" "$tmp" "$dead" || exit 1
 
 # ------------------------------------------------------------ helpers
 
