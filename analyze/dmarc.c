@@ -1042,7 +1042,7 @@ dmarc_tree_walk(struct dns_resolver *r, const char *domain,
                 struct dmarc_walk *out)
 {
     char *names[DMARC_TREE_WALK_MAX];
-    struct dns_question q[DMARC_TREE_WALK_MAX];
+    struct dns_question q[DMARC_TREE_WALK_MAX] = {{NULL, 0}};
     const struct dns_answer *a[DMARC_TREE_WALK_MAX];
     size_t n, i;
 

@@ -146,7 +146,17 @@ audit_implicit(struct dns_resolver *r, struct mx_audit *out,
     hosts_ev_attach(&ev, fd);
 }
 
-/* Stable sort by preference: RFC 5321 §5.1 tries lower values first. */
+/* a before b: lower preference first (RFC 5321 §5.1), then by name, so
+ * that output does not follow the order a server rotates records in */
+static bool
+host_before(const struct mx_host *a, const struct mx_host *b)
+{
+    if (a->preference != b->preference)
+        return a->preference < b->preference;
+    return strcmp(a->exchange, b->exchange) < 0;
+}
+
+/* Insertion sort: stable, and an answer holds at most PB_LIMIT_DNS_RRS. */
 static void
 sort_hosts(struct mx_host *h, size_t n)
 {
@@ -155,7 +165,7 @@ sort_hosts(struct mx_host *h, size_t n)
     for (i = 1; i < n; i++) {
         struct mx_host t = h[i];
 
-        for (j = i; j > 0 && h[j - 1].preference > t.preference; j--)
+        for (j = i; j > 0 && host_before(&t, &h[j - 1]); j--)
             h[j] = h[j - 1];
         h[j] = t;
     }
