@@ -458,6 +458,7 @@ print_in_order(struct run *run)
     enum pb_status worst = PB_STATUS_OK;
     bool progress = run->is_batch && isatty(STDERR_FILENO) == 1;
     double start = now_s(), last = 0;
+    bool shown = false; /* a progress line is on the terminal */
     size_t i = 0;
 
     pthread_mutex_lock(&run->mu);
@@ -477,8 +478,10 @@ print_in_order(struct run *run)
             struct job *j = &run->jobs[i++];
 
             pthread_mutex_unlock(&run->mu);
-            if (progress)
+            if (shown) {
                 fputs("\r\033[K", stderr);
+                shown = false;
+            }
             fputs(j->output, stdout);
             worst = pb_status_worst(worst, j->status);
             free(j->output);
@@ -490,12 +493,15 @@ print_in_order(struct run *run)
 
             last = now_s();
             fflush(stdout);
-            fprintf(stderr, "\r\033[Kchecked %zu of %zu domains (%.0f/s)",
-                    run->ndone, run->njobs, t > 0 ? (double)run->ndone / t : 0);
+            fprintf(stderr, "\r\033[Kchecked %zu of %zu domains", run->ndone,
+                    run->njobs);
+            if (t >= 1.0) /* a rate over less is noise */
+                fprintf(stderr, " (%.0f/s)", (double)run->ndone / t);
+            shown = true;
         }
     }
     pthread_mutex_unlock(&run->mu);
-    if (progress)
+    if (shown)
         fputs("\r\033[K", stderr);
     fflush(stdout);
     return worst;
