@@ -174,9 +174,11 @@ void dns_resolver_free(struct dns_resolver *r);
 /*
  * Answer one question.  Never fails: DNS outcomes, timeouts and invalid
  * names are in the answer's status.  Types other than A, NS, CNAME, PTR,
- * MX, TXT, AAAA and SPF, invalid names (dns_name_check) and questions
- * past the cache limit answer DNS_ERROR without being sent.  A CNAME chain
- * is followed (except for a CNAME question).  The answer is owned by the
+ * MX, TXT, AAAA and SPF and invalid names (dns_name_check) answer
+ * DNS_ERROR without being sent.  Past PB_LIMIT_DNS_CACHE answers in one
+ * run, new answers are no longer shared or cached: they stay valid until
+ * dns_resolver_forget() (and a recording of such a run is refused).  A CNAME
+ * chain is followed (except for a CNAME question).  The answer is owned by the
  * resolver and valid until dns_resolver_free().
  */
 const struct dns_answer *dns_query(struct dns_resolver *r, const char *name,
@@ -189,6 +191,14 @@ const struct dns_answer *dns_query(struct dns_resolver *r, const char *name,
  */
 void dns_query_many(struct dns_resolver *r, const struct dns_question *q,
                     size_t n, const struct dns_answer **out);
+
+/*
+ * Free the answers this resolver gave after the run's cache filled up
+ * (PB_LIMIT_DNS_CACHE): until then they stay valid, so call this only
+ * when no answer of the current piece of work (a domain of a batch) is
+ * in use.  Answers in the cache are not affected.
+ */
+void dns_resolver_forget(struct dns_resolver *r);
 
 /* Questions sent to the back end so far (cache hits not counted). */
 size_t dns_resolver_sent(const struct dns_resolver *r);

@@ -440,13 +440,21 @@ struct dns_cache {
     struct dns_entry **entries; /* every answer given, first asked first */
     size_t nentries;
     size_t cap;
-    struct dns_answer overflow; /* given once the run holds too many */
+    size_t uncached; /* answers given past PB_LIMIT_DNS_CACHE, not kept */
     unsigned refs;
 };
 
 struct dns_resolver {
     struct dns_backend be;
     struct dns_cache *cache;
+    /*
+     * Answers this resolver gave once the shared cache was full: kept
+     * here, not shared, until dns_resolver_forget() (a batch audit calls
+     * it between domains), so a long run keeps working in bounded memory.
+     */
+    struct dns_entry **scratch;
+    size_t nscratch;
+    size_t capscratch;
     size_t sent;
     /* to make forks: the options, and the fixture the root owns */
     char *server;
@@ -465,10 +473,6 @@ cache_new(void)
         pthread_cond_init(&c->cv, NULL) != 0)
         pb_panic("dns: cannot make a mutex");
     dns_map_init(&c->map);
-    dns_answer_init(&c->overflow, "", 0);
-    dns_answer_set(&c->overflow, DNS_ERROR, -1,
-                   "over the limit of %d DNS answers in one run",
-                   PB_LIMIT_DNS_CACHE);
     c->refs = 1;
     return c;
 }
@@ -490,7 +494,6 @@ cache_unref(struct dns_cache *c)
     }
     free(c->entries);
     dns_map_release(&c->map);
-    dns_answer_release(&c->overflow);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -566,10 +569,24 @@ dns_resolver_fork(struct dns_resolver *parent, struct dns_resolver **out,
 }
 
 void
+dns_resolver_forget(struct dns_resolver *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nscratch; i++) {
+        dns_answer_release(&r->scratch[i]->a);
+        free(r->scratch[i]);
+    }
+    r->nscratch = 0;
+}
+
+void
 dns_resolver_free(struct dns_resolver *r)
 {
     if (r == NULL)
         return;
+    dns_resolver_forget(r);
+    free(r->scratch);
     r->be.ops->free(r->be.state);
     cache_unref(r->cache);
     free(r->server);
@@ -597,6 +614,39 @@ cache_entry_add(struct dns_cache *c, const char *qname, uint16_t type)
     return e;
 }
 
+/* An entry of this resolver alone, for when the shared cache is full. */
+static struct dns_entry *
+scratch_entry_add(struct dns_resolver *r, const char *qname, uint16_t type)
+{
+    struct dns_entry *e = pb_xcalloc(1, sizeof(*e));
+
+    if (r->nscratch == r->capscratch) {
+        r->capscratch = r->capscratch ? r->capscratch * 2 : 64;
+        r->scratch =
+            pb_xreallocarray(r->scratch, r->capscratch, sizeof(*r->scratch));
+    }
+    dns_answer_init(&e->a, qname, type);
+    r->scratch[r->nscratch++] = e;
+    return e;
+}
+
+/* A new entry: in the shared cache while it has room, else private. */
+static struct dns_entry *
+entry_add(struct dns_resolver *r, const char *qname, uint16_t type, bool keyed)
+{
+    struct dns_cache *c = r->cache;
+    struct dns_entry *e;
+
+    if (c->nentries >= PB_LIMIT_DNS_CACHE) {
+        c->uncached++;
+        return scratch_entry_add(r, qname, type);
+    }
+    e = cache_entry_add(c, qname, type);
+    if (keyed)
+        dns_map_put(&c->map, e->a.qname, type, e);
+    return e;
+}
+
 /*
  * With the cache locked: the answer to one question, from the cache, made
  * up here for a question that must not reach a back end, or a new pending
@@ -614,11 +664,9 @@ resolver_lookup(struct dns_resolver *r, const char *name, uint16_t type,
     size_t len = name != NULL ? strlen(name) : 0;
 
     if (dns_name_check(name != NULL ? name : "", len, &why) == -1) {
-        if (c->nentries >= PB_LIMIT_DNS_CACHE)
-            return &c->overflow;
         /* Not cached: its text may be anything, so it keys nothing. */
         pb_escape_to(shown, sizeof(shown), name != NULL ? name : "", len);
-        e = cache_entry_add(c, shown, type);
+        e = entry_add(r, shown, type, false);
         dns_answer_set(&e->a, DNS_ERROR, -1, "invalid name: %s", why);
         log_debug("dns: %s %s: %s", dns_type_name(type), shown, e->a.detail);
         return &e->a;
@@ -635,11 +683,7 @@ resolver_lookup(struct dns_resolver *r, const char *name, uint16_t type,
                       dns_status_name(&e->a));
         return &e->a;
     }
-    /* Input over a limit is rejected, never cut: answers already held stay. */
-    if (c->nentries >= PB_LIMIT_DNS_CACHE)
-        return &c->overflow;
-    e = cache_entry_add(c, qname, type);
-    dns_map_put(&c->map, e->a.qname, type, e);
+    e = entry_add(r, qname, type, true);
     if (!dns_type_is_supported(type)) {
         dns_answer_set(&e->a, DNS_ERROR, -1, "unsupported query type %u",
                        (unsigned)type);
@@ -653,10 +697,9 @@ resolver_lookup(struct dns_resolver *r, const char *name, uint16_t type,
 }
 
 static bool
-answer_pending(const struct dns_cache *c, const struct dns_answer *a)
+answer_pending(const struct dns_answer *a)
 {
-    /* the overflow answer is no entry; every other answer is one */
-    return a != &c->overflow && ((const struct dns_entry *)a)->is_pending;
+    return ((const struct dns_entry *)a)->is_pending; /* a is its entry */
 }
 
 void
@@ -696,7 +739,7 @@ dns_query_many(struct dns_resolver *r, const struct dns_question *q, size_t n,
         pthread_cond_broadcast(&c->cv);
     /* wait for questions another thread asked first */
     for (i = 0; i < n; i++)
-        while (answer_pending(c, out[i]))
+        while (answer_pending(out[i]))
             pthread_cond_wait(&c->cv, &c->mu);
     pthread_mutex_unlock(&c->mu);
     free(todo);
@@ -722,6 +765,16 @@ dns_resolver_record(const struct dns_resolver *r, const char *path,
     int rc;
 
     pthread_mutex_lock(&c->mu);
+    if (c->uncached > 0) {
+        size_t n_un = c->uncached;
+
+        pthread_mutex_unlock(&c->mu);
+        return pb_err_set(err, PB_STAGE_IO, PB_E_LIMIT,
+                          "cannot record the DNS answers: %zu of them were "
+                          "not kept (over %d in one run); record a smaller "
+                          "batch",
+                          n_un, PB_LIMIT_DNS_CACHE);
+    }
     list = pb_xreallocarray(NULL, c->nentries + 1, sizeof(*list));
     for (i = 0; i < c->nentries; i++)
         if (c->entries[i]->is_sent && !c->entries[i]->is_pending)

@@ -431,6 +431,8 @@ worker_main(void *arg)
         j = &run->jobs[run->next++];
         pthread_mutex_unlock(&run->mu);
         job_run(run, w->r, j);
+        /* answers given past the run's cache limit are no longer needed */
+        dns_resolver_forget(w->r);
         pthread_mutex_lock(&run->mu);
         j->is_done = true;
         run->ndone++;
