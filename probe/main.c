@@ -27,6 +27,8 @@ static const char usage[] =
     "block lists\n"
     "  spf       evaluate SPF for a client IP and sender, with the full "
     "lookup tree\n"
+    "  sign      add DKIM signatures (rsa-sha256, ed25519-sha256) to "
+    "messages\n"
     "\n"
     "Run 'probe COMMAND --help' for a command's options and examples, and\n"
     "see probe(1) for the DNS fixture format and the exit codes:\n"
@@ -73,5 +75,7 @@ main(int argc, char **argv)
         return cmd_spf_main(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmd_check_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "sign") == 0)
+        return cmd_sign_main(argc - 1, argv + 1);
     return cli_usage(NULL, "unknown command '%s'", cmd);
 }

@@ -60,4 +60,45 @@
 #define PB_LIMIT_CHECK_SELECTORS 64
 #define PB_LIMIT_BATCH_LINE      4096
 
+/*
+ * A message to sign or send (smtp/).  Probe messages are a few KB and
+ * relays take 25 MB (Gmail) to 150 MB (Microsoft 365 at most); 64 MiB
+ * bounds the memory one message can take (about three times this while
+ * it is signed) and stays above what any relay a probe uses accepts.
+ */
+#define PB_LIMIT_MSG_BYTES (64u * 1024 * 1024)
+/* Header fields per message: real mail has under 100 (Postfix rejects
+ * mail after 50 Received fields, hopcount_limit). */
+#define PB_LIMIT_MSG_FIELDS 1000
+/* One header field with its folded lines: Postfix's header_size_limit
+ * (102400) cuts longer fields, so no signature over one would survive. */
+#define PB_LIMIT_MSG_FIELD 102400
+/* A header field name we write or accept in an h= list: RFC 5322 sets
+ * none; a longer name would not fit one folded line. */
+#define PB_LIMIT_MSG_FIELD_NAME 76
+/* RFC 5322 §2.1.1: a line is at most 998 octets without its CRLF. */
+#define PB_LIMIT_MSG_LINE 998
+/* RFC 5322 §2.1.1 again: a line SHOULD be at most 78 octets; folding aims
+ * here. */
+#define PB_LIMIT_MSG_FOLD 78
+/* A subject or display name given to the message builder, in octets of
+ * UTF-8: one line's worth; clients show far less. */
+#define PB_LIMIT_MSG_TEXT 998
+/* Recipients in one built message's To field: `probe send` writes one per
+ * seed; a handful is plenty for hand-made tests. */
+#define PB_LIMIT_MSG_TO 100
+
+/* A probe token given to the message builder (it goes into Message-ID and
+ * the MIME boundary, RFC 2046 §5.1.1 allows 70 octets there); ours are 32. */
+#define PB_LIMIT_PROBE_TOKEN 64
+
+/* Names in a DKIM-Signature h= list we write (RFC 6376 §3.5): the default
+ * list with its oversigned names is under 30. */
+#define PB_LIMIT_DKIM_SIGN_HEADERS 64
+/* Signatures added to one message: one per key (RSA and Ed25519, RFC 8463
+ * §4), and room for a few more. */
+#define PB_LIMIT_DKIM_SIGNATURES 8
+/* A private key file: the PEM of a 16384-bit RSA key is about 12 KB. */
+#define PB_LIMIT_KEY_FILE (64u * 1024)
+
 #endif
