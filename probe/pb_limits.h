@@ -101,4 +101,25 @@
 /* A private key file: the PEM of a 16384-bit RSA key is about 12 KB. */
 #define PB_LIMIT_KEY_FILE (64u * 1024)
 
+/*
+ * SMTP replies (smtp/smtp_reply.c).  RFC 5321 §4.5.3.1.5: a reply line is
+ * at most 512 octets with its code and CRLF.  §4.2.1 bounds neither the
+ * lines of a multi-line reply nor its size: EHLO replies have under 30
+ * lines and a few KB, so 256 lines and 64 KiB stop a hostile server early.
+ */
+#define PB_LIMIT_REPLY_LINE  512
+#define PB_LIMIT_REPLY_LINES 256
+#define PB_LIMIT_REPLY_TOTAL (64u * 1024)
+
+/* RFC 4954 §4: an AUTH command line may be 12288 octets; a client line the
+ * transcript holds while it is incomplete is at most that. */
+#define PB_LIMIT_CLIENT_LINE 12288
+
+/*
+ * One transcript (probe/pb_transcript.c): bytes kept, entry records
+ * included.  A session writes about 1 KB per message sent, so 4 MiB keeps
+ * the whole of a connection reused for thousands of messages.
+ */
+#define PB_LIMIT_TRANSCRIPT_BYTES (4u * 1024 * 1024)
+
 #endif
