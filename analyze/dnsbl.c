@@ -44,18 +44,6 @@ static const struct dnsbl_code zen_codes[] = {
      "PBL, Spamhaus-maintained: an end-user range that should not send "
      "direct-to-MX"},
     {CODE(0, 0, 30, 30), DNSBL_CODE_LISTED, "BCL: botnet controller"},
-    /*
-     * Spamhaus' error answers (providers.md (f), from Spamhaus' "Using our
-     * public mirrors? Check your return codes now"): never a listing.
-     */
-    {CODE(255, 255, 252, 252), DNSBL_CODE_ERROR,
-     "error: typo in the block list zone name"},
-    {CODE(255, 255, 254, 254), DNSBL_CODE_ERROR,
-     "error: query through a public or open resolver, which Spamhaus "
-     "refuses"},
-    {CODE(255, 255, 255, 255), DNSBL_CODE_ERROR,
-     "error: excessive number of queries"},
-    {CODE(255, 255, 0, 255), DNSBL_CODE_ERROR, "error: Spamhaus error answer"},
 };
 
 static const struct dnsbl_code dbl_codes[] = {
@@ -72,7 +60,14 @@ static const struct dnsbl_code dbl_codes[] = {
      "abused legit domain: botnet C&C"},
     {CODE(0, 1, 255, 255), DNSBL_CODE_ERROR,
      "error: an IP address was queried against the domain list"},
-    /* the same error answers as ZEN */
+};
+
+/*
+ * Spamhaus' error answers, for every zone with is_spamhaus (providers.md
+ * (f), from Spamhaus' "Using our public mirrors? Check your return codes
+ * now"): never a listing.  Looked up after the zone's own codes.
+ */
+static const struct dnsbl_code spamhaus_error_codes[] = {
     {CODE(255, 255, 252, 252), DNSBL_CODE_ERROR,
      "error: typo in the block list zone name"},
     {CODE(255, 255, 254, 254), DNSBL_CODE_ERROR,
@@ -270,11 +265,23 @@ zone_label(const struct dnsbl_zone *z, char *buf, size_t size)
 }
 
 /* What one answer address means on zone z. */
+/* The code of table (codes, n) that covers v, or NULL. */
+static const struct dnsbl_code *
+code_find(const struct dnsbl_code *codes, size_t n, uint32_t v)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (v >= codes[i].first && v <= codes[i].last)
+            return &codes[i];
+    return NULL;
+}
+
 static void
 classify_code(const struct dnsbl_zone *z, struct dnsbl_answer_code *c)
 {
+    const struct dnsbl_code *k;
     uint32_t v;
-    size_t i;
 
     c->is_outside = c->addr.family != 4 || c->addr.a[0] != 127;
     if (c->is_outside) {
@@ -285,14 +292,13 @@ classify_code(const struct dnsbl_zone *z, struct dnsbl_answer_code *c)
     }
     v = (uint32_t)c->addr.a[0] << 24 | (uint32_t)c->addr.a[1] << 16 |
         (uint32_t)c->addr.a[2] << 8 | c->addr.a[3];
-    for (i = 0; i < z->ncodes; i++) {
-        const struct dnsbl_code *k = &z->codes[i];
-
-        if (v >= k->first && v <= k->last) {
-            c->kind = k->kind;
-            c->meaning = k->meaning;
-            return;
-        }
+    k = code_find(z->codes, z->ncodes, v);
+    if (k == NULL && z->is_spamhaus)
+        k = code_find(spamhaus_error_codes, NCODES(spamhaus_error_codes), v);
+    if (k != NULL) {
+        c->kind = k->kind;
+        c->meaning = k->meaning;
+        return;
     }
     c->kind = DNSBL_CODE_LISTED;
     c->meaning =
