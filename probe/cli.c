@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pb_log.h"
+#include "pb_xalloc.h"
 
 bool cli_no_color;
 
@@ -126,6 +127,23 @@ cli_dns_option(const char *cmd, int opt, const char *arg, struct cli_dns *dns)
         if (pb_log_level < PB_LOG_DEBUG)
             pb_log_level++;
         return 1;
+    default:
+        return 0;
+    }
+}
+
+int
+cli_other_option(const char *cmd, int opt, char **argv, struct cli_dns *dns)
+{
+    if (opt == '?') {
+        cli_unknown_option(cmd, argv[optind - 1]);
+        return -1;
+    }
+    switch (cli_dns_option(cmd, opt, optarg, dns)) {
+    case -1:
+        return -1;
+    case 0:
+        pb_panic("probe %s: option %d has no handler", cmd, opt);
     default:
         return 0;
     }

@@ -61,6 +61,15 @@ extern const char cli_dns_help[];
 int cli_dns_option(const char *cmd, int opt, const char *arg,
                    struct cli_dns *dns);
 
+/*
+ * What a command's getopt_long loop does not handle itself: the DNS
+ * options, -v, --no-color, and what getopt rejected ('?').  Returns 0, or
+ * -1 after printing a usage error.  An option in a command's table that
+ * nobody handles is our bug (pb_panic).
+ */
+int cli_other_option(const char *cmd, int opt, char **argv,
+                     struct cli_dns *dns);
+
 /* Build the resolver the DNS options ask for; -1 after printing why. */
 int cli_dns_resolver(const char *cmd, const struct cli_dns *dns,
                      struct dns_resolver **out);

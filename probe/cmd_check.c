@@ -632,19 +632,9 @@ cmd_check_main(int argc, char **argv)
                 goto out;
             }
             break;
-        case '?':
-            cli_unknown_option("check", argv[optind - 1]);
-            goto out;
         default:
-            switch (cli_dns_option("check", opt, optarg, &dns)) {
-            case -1:
+            if (cli_other_option("check", opt, argv, &dns) == -1)
                 goto out;
-            case 0:
-                cli_usage("check", "unknown option");
-                goto out;
-            default:
-                break;
-            }
             break;
         }
     }

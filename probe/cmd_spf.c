@@ -146,14 +146,9 @@ cmd_spf_main(int argc, char **argv)
         case OPT_JSON:
             json = true;
             break;
-        case '?':
-            return cli_unknown_option("spf", argv[optind - 1]);
         default:
-            rc = cli_dns_option("spf", opt, optarg, &dns);
-            if (rc == -1)
+            if (cli_other_option("spf", opt, argv, &dns) == -1)
                 return CLI_UNKNOWN;
-            if (rc == 0)
-                return cli_usage("spf", "unknown option");
             break;
         }
     }
