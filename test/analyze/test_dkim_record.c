@@ -647,10 +647,8 @@ static struct dns_resolver *resolver;
 static void
 setup(void)
 {
-    struct dns_options opt = {.fixture = testdata_path("dkim/findings.json")};
-    struct pb_err err;
-
-    cr_assert_eq(dns_resolver_new(&opt, &resolver, &err), 0, "%s", err.msg);
+    resolver = testdata_resolver("dkim/findings.json");
+    cr_assert_not_null(resolver);
 }
 
 static void

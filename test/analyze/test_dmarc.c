@@ -630,10 +630,8 @@ static struct dns_resolver *walk_r;
 static void
 walk_setup(void)
 {
-    struct dns_options opt = {.fixture = testdata_path("dmarc/walk.json")};
-    struct pb_err err;
-
-    cr_assert_eq(dns_resolver_new(&opt, &walk_r, &err), 0, "%s", err.msg);
+    walk_r = testdata_resolver("dmarc/walk.json");
+    cr_assert_not_null(walk_r);
 }
 
 static void
@@ -737,10 +735,8 @@ static struct dns_resolver *res;
 static void
 setup(void)
 {
-    struct dns_options opt = {.fixture = testdata_path("dmarc/audit.json")};
-    struct pb_err err;
-
-    cr_assert_eq(dns_resolver_new(&opt, &res, &err), 0, "%s", err.msg);
+    res = testdata_resolver("dmarc/audit.json");
+    cr_assert_not_null(res);
 }
 
 static void

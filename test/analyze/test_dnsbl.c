@@ -20,10 +20,8 @@ static struct dnsbl_audit audit;
 static void
 setup(void)
 {
-    struct dns_options opt = {.fixture = testdata_path("hosts/dnsbl.json")};
-    struct pb_err err;
-
-    cr_assert_eq(dns_resolver_new(&opt, &resolver, &err), 0, "%s", err.msg);
+    resolver = testdata_resolver("hosts/dnsbl.json");
+    cr_assert_not_null(resolver);
 }
 
 static void

@@ -12,10 +12,8 @@ static struct dns_resolver *resolver;
 static void
 setup(void)
 {
-    struct dns_options opt = {.fixture = testdata_path("spf/audit.json")};
-    struct pb_err err;
-
-    cr_assert_eq(dns_resolver_new(&opt, &resolver, &err), 0, "%s", err.msg);
+    resolver = testdata_resolver("spf/audit.json");
+    cr_assert_not_null(resolver);
 }
 
 static void

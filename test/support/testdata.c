@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "analyze.h"
 #include "pb_buf.h"
 
 const char *
@@ -45,4 +46,19 @@ testdata_read(const char *path, size_t *len)
     }
     fclose(f);
     return pb_buf_take(&b, len);
+}
+
+struct dns_resolver *
+testdata_resolver(const char *rel)
+{
+    struct dns_options opt = {.fixture = testdata_path(rel)};
+    struct dns_resolver *r;
+    struct pb_err err;
+
+    pb_err_clear(&err);
+    if (dns_resolver_new(&opt, &r, &err) == -1) {
+        fprintf(stderr, "fixture %s: %s\n", rel, err.msg);
+        return NULL;
+    }
+    return r;
 }

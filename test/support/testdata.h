@@ -12,4 +12,11 @@ const char *testdata_gen_path(const char *rel);
 /* Whole file, NUL-terminated, or NULL (errno set); free() it. */
 char *testdata_read(const char *path, size_t *len);
 
+struct dns_resolver;
+/*
+ * A resolver answering from the DNS fixture test/data/<rel>, or NULL
+ * after printing why on stderr (assert it is not NULL).
+ */
+struct dns_resolver *testdata_resolver(const char *rel);
+
 #endif
