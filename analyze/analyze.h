@@ -360,6 +360,7 @@ void spf_audit_release(struct spf_audit *a);
 /* code outside analyze/ still includes only analyze.h.                 */
 
 #include "dkim_record.h" /* DKIM key records and selector discovery */
+#include "dkim_verify.h" /* DKIM signatures verified against their keys */
 #include "dmarc.h"       /* DMARC record, organizational domain, rua/ruf */
 #include "mx.h"          /* MX records, null MX, exchange addresses */
 #include "ptr.h"         /* reverse DNS / FCrDNS of sending IPs */

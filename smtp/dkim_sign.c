@@ -26,6 +26,7 @@
 
 #include "pb_buf.h"
 #include "pb_ctype.h"
+#include "pb_dkim_canon.h"
 #include "pb_limits.h"
 #include "pb_xalloc.h"
 #include "smtp_int.h"
@@ -415,6 +416,14 @@ same_ci(const char *a, const char *b, size_t n)
     return true;
 }
 
+/* smtp.h's enum dkim_canon as pb_dkim_canon.h spells it */
+static enum pb_dkim_canon
+canon_of(enum dkim_canon c)
+{
+    return c == DKIM_CANON_RELAXED ? PB_DKIM_CANON_RELAXED
+                                   : PB_DKIM_CANON_SIMPLE;
+}
+
 static const char *
 canon_name(enum dkim_canon c)
 {
@@ -650,10 +659,11 @@ b64(const unsigned char *p, size_t len, char *dst)
 }
 
 int
-dkim_sign_field(const struct dkim_sign_key *key, const struct dkim_canon_msg *m,
-                enum dkim_canon hc, enum dkim_canon bc, const char *prefix,
-                size_t prefix_len, const char *hlist, size_t hlist_len,
-                struct pb_buf *out, struct pb_err *err)
+dkim_sign_field(const struct dkim_sign_key *key,
+                const struct pb_dkim_canon_msg *m, enum dkim_canon hc,
+                enum dkim_canon bc, const char *prefix, size_t prefix_len,
+                const char *hlist, size_t hlist_len, struct pb_buf *out,
+                struct pb_err *err)
 {
     struct hname names[PB_LIMIT_DKIM_SIGN_HEADERS];
     struct digest_sink ds = {key->md, false};
@@ -671,8 +681,8 @@ dkim_sign_field(const struct dkim_sign_key *key, const struct dkim_canon_msg *m,
     /* bh=: RFC 6376 §3.7 step 1 */
     if (EVP_DigestInit_ex(key->md, key->sha256, NULL) != 1)
         return ossl_fail(err, PB_E_INTERNAL, "SHA-256 failed", NULL);
-    dkim_canon_body(bc, m->p + m->body_off, m->len - m->body_off, digest_sink,
-                    &ds);
+    pb_dkim_canon_body(canon_of(bc), m->p + m->body_off, m->len - m->body_off,
+                       digest_sink, &ds);
     if (ds.failed || EVP_DigestFinal_ex(key->md, hash, &hlen) != 1)
         return ossl_fail(err, PB_E_INTERNAL, "SHA-256 failed", NULL);
     b64(hash, hlen, bh);
@@ -694,18 +704,20 @@ dkim_sign_field(const struct dkim_sign_key *key, const struct dkim_canon_msg *m,
         size_t j = m->nfields;
 
         while (j-- > 0) {
-            const struct dkim_canon_field *f = &m->fields[j];
+            const struct pb_dkim_canon_field *f = &m->fields[j];
 
             if (!used[j] &&
-                dkim_canon_field_is(m, f, names[i].p, names[i].len)) {
+                pb_dkim_canon_field_is(m, f, names[i].p, names[i].len)) {
                 used[j] = true;
-                dkim_canon_header(hc, m->p + f->off, f->len, digest_sink, &ds);
+                pb_dkim_canon_header(canon_of(hc), m->p + f->off, f->len,
+                                     digest_sink, &ds);
                 break;
             }
         }
     }
     /* §3.7 step 2: the signature field itself, b= empty, no final CRLF */
-    dkim_canon_header(hc, out->p + start, hashed_end - start, digest_sink, &ds);
+    pb_dkim_canon_header(canon_of(hc), out->p + start, hashed_end - start,
+                         digest_sink, &ds);
     if (ds.failed || EVP_DigestFinal_ex(key->md, hash, &hlen) != 1) {
         ossl_fail(err, PB_E_INTERNAL, "SHA-256 failed", NULL);
         goto out;
@@ -772,7 +784,7 @@ static const struct {
 };
 
 static int
-default_hlist(const struct dkim_canon_msg *m, struct pb_buf *h,
+default_hlist(const struct pb_dkim_canon_msg *m, struct pb_buf *h,
               struct pb_err *err)
 {
     size_t i, j, total = 0;
@@ -782,7 +794,7 @@ default_hlist(const struct dkim_canon_msg *m, struct pb_buf *h,
         size_t n = 0, len = strlen(name);
 
         for (j = 0; j < m->nfields; j++)
-            n += dkim_canon_field_is(m, &m->fields[j], name, len);
+            n += pb_dkim_canon_field_is(m, &m->fields[j], name, len);
         if (n > 0 && default_headers[i].oversign)
             n++;
         total += n;
@@ -839,7 +851,7 @@ fold_tag(struct fold *f, const char *tag, const char *value)
 }
 
 static int
-sign_one(const struct dkim_sign_params *sp, const struct dkim_canon_msg *m,
+sign_one(const struct dkim_sign_params *sp, const struct pb_dkim_canon_msg *m,
          struct pb_buf *out, struct pb_err *err)
 {
     struct pb_buf prefix, hb;
@@ -916,7 +928,7 @@ dkim_sign_message(const struct dkim_sign_params *params, size_t nsigs,
                   const void *msg, size_t len, char **out, size_t *outlen,
                   struct pb_err *err)
 {
-    struct dkim_canon_msg m;
+    struct pb_dkim_canon_msg m;
     struct pb_buf sigs;
     size_t i, froms = 0, line = 0;
     char *o;
@@ -934,10 +946,10 @@ dkim_sign_message(const struct dkim_sign_params *params, size_t nsigs,
         if (dkim_sign_params_check(&params[i], err) == -1)
             return -1;
     }
-    if (dkim_canon_split(msg, len, &m, err) == -1)
+    if (pb_dkim_canon_split(msg, len, &m, err) == -1)
         return -1;
     for (i = 0; i < m.nfields; i++) {
-        const struct dkim_canon_field *f = &m.fields[i];
+        const struct pb_dkim_canon_field *f = &m.fields[i];
 
         /* obsolete WSP before the colon (RFC 5322 §4.5): dkimpy and
          * OpenDKIM reject the message, so no signature would verify */
@@ -949,10 +961,10 @@ dkim_sign_message(const struct dkim_sign_params *params, size_t nsigs,
                        f->line);
             pb_err_evidence(err, m.p + f->off,
                             f->len - 2 < 80 ? f->len - 2 : 80);
-            dkim_canon_msg_release(&m);
+            pb_dkim_canon_msg_release(&m);
             return -1;
         }
-        if (dkim_canon_field_is(&m, f, "from", 4)) {
+        if (pb_dkim_canon_field_is(&m, f, "from", 4)) {
             if (froms++ == 1)
                 line = f->line;
         }
@@ -968,14 +980,14 @@ dkim_sign_message(const struct dkim_sign_params *params, size_t nsigs,
                        "line %zu); RFC 5322 allows one, and receivers take "
                        "two as forgery",
                        froms, line);
-        dkim_canon_msg_release(&m);
+        pb_dkim_canon_msg_release(&m);
         return -1;
     }
     pb_buf_init(&sigs, (size_t)PB_LIMIT_DKIM_SIGNATURES * 65536);
     for (i = 0; i < nsigs; i++) {
         if (sign_one(&params[i], &m, &sigs, err) == -1) {
             pb_buf_release(&sigs);
-            dkim_canon_msg_release(&m);
+            pb_dkim_canon_msg_release(&m);
             return -1;
         }
     }
@@ -986,6 +998,6 @@ dkim_sign_message(const struct dkim_sign_params *params, size_t nsigs,
     *out = o;
     *outlen = sigs.len + m.len;
     pb_buf_release(&sigs);
-    dkim_canon_msg_release(&m);
+    pb_dkim_canon_msg_release(&m);
     return 0;
 }

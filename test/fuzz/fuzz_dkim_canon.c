@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer harness for the DKIM message splitter and canonicalizations
- * (smtp/dkim_canon.c).  Besides memory errors it checks what the code
+ * (probe/pb_dkim_canon.c).  Besides memory errors it checks what the code
  * promises: the split message is CRLF only and its fields lie inside it;
  * relaxed output has no WSP before a CRLF, no WSP runs and no trailing
  * empty lines; simple body output ends in one CRLF after the last
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "pb_buf.h"
-#include "smtp_int.h"
+#include "pb_dkim_canon.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,7 +58,7 @@ check_simple_body(const struct pb_buf *b)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct dkim_canon_msg m;
+    struct pb_dkim_canon_msg m;
     struct pb_buf out;
     size_t i;
 
@@ -66,16 +66,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the canonicalizations take any bytes (a raw "field" may have any
      * name, so only the body promises hold here) */
-    dkim_canon_header(DKIM_CANON_RELAXED, (const char *)data, size, sink, &out);
+    pb_dkim_canon_header(PB_DKIM_CANON_RELAXED, (const char *)data, size, sink,
+                         &out);
     pb_buf_reset(&out);
-    dkim_canon_body(DKIM_CANON_RELAXED, (const char *)data, size, sink, &out);
+    pb_dkim_canon_body(PB_DKIM_CANON_RELAXED, (const char *)data, size, sink,
+                       &out);
     check_relaxed(&out, true);
     pb_buf_reset(&out);
-    dkim_canon_body(DKIM_CANON_SIMPLE, (const char *)data, size, sink, &out);
+    pb_dkim_canon_body(PB_DKIM_CANON_SIMPLE, (const char *)data, size, sink,
+                       &out);
     check_simple_body(&out);
     pb_buf_reset(&out);
 
-    if (dkim_canon_split(data, size, &m, NULL) == 0) {
+    if (pb_dkim_canon_split(data, size, &m, NULL) == 0) {
         for (i = 0; i < m.len; i++) {
             if ((m.p[i] == '\r') != (i + 1 < m.len && m.p[i + 1] == '\n'))
                 abort(); /* a CR not followed by LF */
@@ -85,27 +88,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m.body_off > m.len)
             abort();
         for (i = 0; i < m.nfields; i++) {
-            const struct dkim_canon_field *f = &m.fields[i];
+            const struct pb_dkim_canon_field *f = &m.fields[i];
 
             if (f->off + f->len > m.body_off || f->name_len == 0 ||
                 f->name_len >= f->len)
                 abort();
             pb_buf_reset(&out);
-            dkim_canon_header(DKIM_CANON_RELAXED, m.p + f->off, f->len, sink,
-                              &out);
+            pb_dkim_canon_header(PB_DKIM_CANON_RELAXED, m.p + f->off, f->len,
+                                 sink, &out);
             check_relaxed(&out, false);
             pb_buf_reset(&out);
-            dkim_canon_header(DKIM_CANON_SIMPLE, m.p + f->off, f->len, sink,
-                              &out);
+            pb_dkim_canon_header(PB_DKIM_CANON_SIMPLE, m.p + f->off, f->len,
+                                 sink, &out);
             if (out.len != f->len)
                 abort(); /* simple changes nothing */
-            (void)dkim_canon_field_is(&m, f, "from", 4);
+            (void)pb_dkim_canon_field_is(&m, f, "from", 4);
         }
         pb_buf_reset(&out);
-        dkim_canon_body(DKIM_CANON_RELAXED, m.p + m.body_off,
-                        m.len - m.body_off, sink, &out);
+        pb_dkim_canon_body(PB_DKIM_CANON_RELAXED, m.p + m.body_off,
+                           m.len - m.body_off, sink, &out);
         check_relaxed(&out, true);
-        dkim_canon_msg_release(&m);
+        pb_dkim_canon_msg_release(&m);
     }
     pb_buf_release(&out);
     return 0;

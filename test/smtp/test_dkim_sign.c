@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pb_buf.h"
+#include "pb_dkim_canon.h"
 #include "pb_limits.h"
 #include "smtp.h"
 #include "smtp_int.h"
@@ -188,9 +189,9 @@ canon_case_release(struct canon_case *c)
 
 /* The header of the example split into fields and canonicalized. */
 static char *
-canon_header_all(const char *header, const char *body, enum dkim_canon c)
+canon_header_all(const char *header, const char *body, enum pb_dkim_canon c)
 {
-    struct dkim_canon_msg m;
+    struct pb_dkim_canon_msg m;
     struct pb_err err;
     struct pb_buf msg, out;
     size_t i, n;
@@ -198,23 +199,24 @@ canon_header_all(const char *header, const char *body, enum dkim_canon c)
     pb_buf_init(&msg, 65536);
     pb_buf_init(&out, 65536);
     cr_assert_eq(pb_buf_addf(&msg, "%s\r\n%s", header, body), 0);
-    cr_assert_eq(dkim_canon_split(msg.p, msg.len, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(pb_dkim_canon_split(msg.p, msg.len, &m, &err), 0, "%s",
+                 err.msg);
     for (i = 0; i < m.nfields; i++)
-        dkim_canon_header(c, m.p + m.fields[i].off, m.fields[i].len, buf_sink,
-                          &out);
-    dkim_canon_msg_release(&m);
+        pb_dkim_canon_header(c, m.p + m.fields[i].off, m.fields[i].len,
+                             buf_sink, &out);
+    pb_dkim_canon_msg_release(&m);
     pb_buf_release(&msg);
     return pb_buf_take(&out, &n);
 }
 
 static char *
-canon_body_s(const char *body, size_t len, enum dkim_canon c)
+canon_body_s(const char *body, size_t len, enum pb_dkim_canon c)
 {
     struct pb_buf out;
     size_t n;
 
     pb_buf_init(&out, 1 << 20);
-    dkim_canon_body(c, body, len, buf_sink, &out);
+    pb_dkim_canon_body(c, body, len, buf_sink, &out);
     if (out.p == NULL)
         return strdup("");
     return pb_buf_take(&out, &n);
@@ -223,7 +225,7 @@ canon_body_s(const char *body, size_t len, enum dkim_canon c)
 Test(dkim_canon, rfc6376_example_relaxed_header)
 {
     struct canon_case c = canon_json();
-    char *got = canon_header_all(c.header, c.body, DKIM_CANON_RELAXED);
+    char *got = canon_header_all(c.header, c.body, PB_DKIM_CANON_RELAXED);
 
     cr_assert_str_eq(got, c.relaxed_header);
     cr_assert_str_eq(got, "a:X\r\nb:Y Z\r\n");
@@ -234,7 +236,7 @@ Test(dkim_canon, rfc6376_example_relaxed_header)
 Test(dkim_canon, rfc6376_example_simple_header)
 {
     struct canon_case c = canon_json();
-    char *got = canon_header_all(c.header, c.body, DKIM_CANON_SIMPLE);
+    char *got = canon_header_all(c.header, c.body, PB_DKIM_CANON_SIMPLE);
 
     cr_assert_str_eq(got, c.simple_header);
     free(got);
@@ -244,7 +246,7 @@ Test(dkim_canon, rfc6376_example_simple_header)
 Test(dkim_canon, rfc6376_example_relaxed_body)
 {
     struct canon_case c = canon_json();
-    char *got = canon_body_s(c.body, strlen(c.body), DKIM_CANON_RELAXED);
+    char *got = canon_body_s(c.body, strlen(c.body), PB_DKIM_CANON_RELAXED);
 
     cr_assert_str_eq(got, c.relaxed_body);
     cr_assert_str_eq(got, " C\r\nD E\r\n");
@@ -255,7 +257,7 @@ Test(dkim_canon, rfc6376_example_relaxed_body)
 Test(dkim_canon, rfc6376_example_simple_body)
 {
     struct canon_case c = canon_json();
-    char *got = canon_body_s(c.body, strlen(c.body), DKIM_CANON_SIMPLE);
+    char *got = canon_body_s(c.body, strlen(c.body), PB_DKIM_CANON_SIMPLE);
 
     cr_assert_str_eq(got, c.simple_body);
     free(got);
@@ -264,15 +266,15 @@ Test(dkim_canon, rfc6376_example_simple_body)
 
 Test(dkim_canon, empty_body_is_crlf_simple_and_nothing_relaxed)
 {
-    char *s = canon_body_s("", 0, DKIM_CANON_SIMPLE);
-    char *r = canon_body_s("", 0, DKIM_CANON_RELAXED);
+    char *s = canon_body_s("", 0, PB_DKIM_CANON_SIMPLE);
+    char *r = canon_body_s("", 0, PB_DKIM_CANON_RELAXED);
 
     cr_assert_str_eq(s, "\r\n");
     cr_assert_str_eq(r, "");
     free(s);
     free(r);
-    s = canon_body_s("\r\n\r\n", 4, DKIM_CANON_SIMPLE);
-    r = canon_body_s(" \r\n\t\r\n", 6, DKIM_CANON_RELAXED);
+    s = canon_body_s("\r\n\r\n", 4, PB_DKIM_CANON_SIMPLE);
+    r = canon_body_s(" \r\n\t\r\n", 6, PB_DKIM_CANON_RELAXED);
     cr_assert_str_eq(s, "\r\n");
     cr_assert_str_eq(r, "");
     free(s);
@@ -303,8 +305,8 @@ Test(dkim_sign, empty_body_hashes)
 
 Test(dkim_canon, relaxed_body_keeps_lone_cr_and_adds_final_crlf)
 {
-    char *r = canon_body_s("a\rb  c\t", 7, DKIM_CANON_RELAXED);
-    char *s = canon_body_s("x", 1, DKIM_CANON_SIMPLE);
+    char *r = canon_body_s("a\rb  c\t", 7, PB_DKIM_CANON_RELAXED);
+    char *s = canon_body_s("x", 1, PB_DKIM_CANON_SIMPLE);
 
     cr_assert_str_eq(r, "a\rb c\r\n");
     cr_assert_str_eq(s, "x\r\n");
@@ -318,11 +320,12 @@ Test(dkim_canon, relaxed_header_unfolds_and_lowercases)
     struct pb_buf out;
 
     pb_buf_init(&out, 4096);
-    dkim_canon_header(DKIM_CANON_RELAXED, f, sizeof(f) - 1, buf_sink, &out);
+    pb_dkim_canon_header(PB_DKIM_CANON_RELAXED, f, sizeof(f) - 1, buf_sink,
+                         &out);
     cr_assert_str_eq(out.p, "subject:hello world\r\n");
     pb_buf_reset(&out);
     /* the signature being made has no final CRLF, nor does its form */
-    dkim_canon_header(DKIM_CANON_RELAXED, "X:  a ", 6, buf_sink, &out);
+    pb_dkim_canon_header(PB_DKIM_CANON_RELAXED, "X:  a ", 6, buf_sink, &out);
     cr_assert_str_eq(out.p, "x:a");
     pb_buf_release(&out);
 }
@@ -331,22 +334,22 @@ Test(dkim_canon, relaxed_header_unfolds_and_lowercases)
 /* The splitter                                                        */
 
 static void
-split_ok(const char *s, size_t len, struct dkim_canon_msg *m)
+split_ok(const char *s, size_t len, struct pb_dkim_canon_msg *m)
 {
     struct pb_err err;
 
     pb_err_clear(&err);
-    cr_assert_eq(dkim_canon_split(s, len, m, &err), 0, "%s", err.msg);
+    cr_assert_eq(pb_dkim_canon_split(s, len, m, &err), 0, "%s", err.msg);
 }
 
 static void
 split_refused(const char *s, size_t len, enum pb_code code, const char *why)
 {
-    struct dkim_canon_msg m;
+    struct pb_dkim_canon_msg m;
     struct pb_err err;
 
     pb_err_clear(&err);
-    cr_assert_eq(dkim_canon_split(s, len, &m, &err), -1);
+    cr_assert_eq(pb_dkim_canon_split(s, len, &m, &err), -1);
     cr_assert_eq(err.code, code, "code %d: %s", err.code, err.msg);
     cr_assert_not_null(strstr(err.msg, why), "'%s' lacks '%s'", err.msg, why);
     cr_assert_null(m.p);
@@ -365,26 +368,26 @@ Test(dkim_canon, split_reads_lf_cr_and_crlf_alike)
     size_t i;
 
     for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-        struct dkim_canon_msg m;
+        struct pb_dkim_canon_msg m;
 
         split_ok(forms[i], strlen(forms[i]), &m);
         cr_assert_str_eq(m.p, want, "form %zu", i);
         cr_assert_eq(m.nfields, 2);
         cr_assert_eq(m.fields[1].len, strlen("Subject: s\r\n folded\r\n"));
         cr_assert_eq(m.body_off, strlen(want) - strlen("body\r\n\r\n"));
-        dkim_canon_msg_release(&m);
+        pb_dkim_canon_msg_release(&m);
     }
 }
 
 Test(dkim_canon, split_headers_only_and_no_final_newline)
 {
-    struct dkim_canon_msg m;
+    struct pb_dkim_canon_msg m;
 
     split_ok("From: a@x.example\nTo: b@y.example", 33, &m);
     cr_assert_str_eq(m.p, "From: a@x.example\r\nTo: b@y.example\r\n");
     cr_assert_eq(m.nfields, 2);
     cr_assert_eq(m.body_off, m.len);
-    dkim_canon_msg_release(&m);
+    pb_dkim_canon_msg_release(&m);
 }
 
 Test(dkim_canon, split_refuses_hostile_input)
@@ -408,7 +411,7 @@ Test(dkim_canon, split_refuses_hostile_input)
 Test(dkim_canon, split_field_at_the_limit_and_one_over)
 {
     struct pb_buf b;
-    struct dkim_canon_msg m;
+    struct pb_dkim_canon_msg m;
     size_t fill = PB_LIMIT_MSG_FIELD - strlen("X-Big: ") - 2;
 
     pb_buf_init(&b, 2 * PB_LIMIT_MSG_FIELD);
@@ -418,7 +421,7 @@ Test(dkim_canon, split_field_at_the_limit_and_one_over)
     cr_assert_eq(pb_buf_adds(&b, "\r\n\r\nbody\r\n"), 0);
     split_ok(b.p, b.len, &m);
     cr_assert_eq(m.fields[1].len, PB_LIMIT_MSG_FIELD);
-    dkim_canon_msg_release(&m);
+    pb_dkim_canon_msg_release(&m);
     /* one more byte, as a continuation line: the field counts whole */
     pb_buf_reset(&b);
     cr_assert_eq(pb_buf_adds(&b, "From: a@x.example\r\nX-Big: a\r\n "), 0);
@@ -433,7 +436,7 @@ Test(dkim_canon, split_field_at_the_limit_and_one_over)
 Test(dkim_canon, split_field_count_at_the_limit_and_one_over)
 {
     struct pb_buf b;
-    struct dkim_canon_msg m;
+    struct pb_dkim_canon_msg m;
     int i;
 
     pb_buf_init(&b, 1 << 20);
@@ -441,7 +444,7 @@ Test(dkim_canon, split_field_count_at_the_limit_and_one_over)
         cr_assert_eq(pb_buf_addf(&b, "X-%d: v\r\n", i), 0);
     split_ok(b.p, b.len, &m);
     cr_assert_eq(m.nfields, PB_LIMIT_MSG_FIELDS);
-    dkim_canon_msg_release(&m);
+    pb_dkim_canon_msg_release(&m);
     cr_assert_eq(pb_buf_adds(&b, "X-last: v\r\n"), 0);
     split_refused(b.p, b.len, PB_E_LIMIT, "over 1000 header fields");
     pb_buf_release(&b);
@@ -471,7 +474,7 @@ static void
 reproduce(const char *rel, const char *keyrel, int sig_index)
 {
     struct dkim_sign_key *k = key_from(keyrel);
-    struct dkim_canon_msg m;
+    struct pb_dkim_canon_msg m;
     struct pb_err err;
     struct pb_buf out;
     size_t len, flen;
@@ -530,7 +533,7 @@ reproduce(const char *rel, const char *keyrel, int sig_index)
     free(want_b);
     free(want_bh);
     pb_buf_release(&out);
-    dkim_canon_msg_release(&m);
+    pb_dkim_canon_msg_release(&m);
     free(file);
     dkim_sign_key_free(k);
 }

@@ -101,16 +101,17 @@ assert_lines(const char *m, size_t n)
 static char *
 field(const char *m, const char *name)
 {
-    struct dkim_canon_msg msg;
+    struct pb_dkim_canon_msg msg;
     struct pb_err err;
     struct pb_buf b;
     size_t i, j, n;
 
-    cr_assert_eq(dkim_canon_split(m, strlen(m), &msg, &err), 0, "%s", err.msg);
+    cr_assert_eq(pb_dkim_canon_split(m, strlen(m), &msg, &err), 0, "%s",
+                 err.msg);
     for (i = 0; i < msg.nfields; i++) {
-        const struct dkim_canon_field *f = &msg.fields[i];
+        const struct pb_dkim_canon_field *f = &msg.fields[i];
 
-        if (!dkim_canon_field_is(&msg, f, name, strlen(name)))
+        if (!pb_dkim_canon_field_is(&msg, f, name, strlen(name)))
             continue;
         pb_buf_init(&b, 65536);
         for (j = f->off + f->name_len + 1; j < f->off + f->len - 2; j++) {
@@ -120,10 +121,10 @@ field(const char *m, const char *name)
             }
             cr_assert_eq(pb_buf_addc(&b, msg.p[j]), 0);
         }
-        dkim_canon_msg_release(&msg);
+        pb_dkim_canon_msg_release(&msg);
         return b.p ? pb_buf_take(&b, &n) : strdup("");
     }
-    dkim_canon_msg_release(&msg);
+    pb_dkim_canon_msg_release(&msg);
     return NULL;
 }
 

@@ -5,8 +5,9 @@
  * (RFC 5322 §2.2, obsolete WSP before the colon accepted), and the simple
  * and relaxed canonicalizations of header fields and body (RFC 6376 §3.4).
  * Nothing here decodes MIME or character sets: bytes are signed as bytes.
+ * In pb_base because the signer (smtp/) and the verifier (analyze/) share it.
  */
-#include "smtp_int.h"
+#include "pb_dkim_canon.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 
 /* Canonical output is gathered here and handed to the sink in chunks. */
 struct canon_out {
-    dkim_canon_sink_fn sink;
+    pb_dkim_canon_sink_fn sink;
     void *arg;
     size_t n;
     char buf[2048];
@@ -80,7 +81,7 @@ line_of(const unsigned char *p, size_t off)
 }
 
 void
-dkim_canon_msg_release(struct dkim_canon_msg *m)
+pb_dkim_canon_msg_release(struct pb_dkim_canon_msg *m)
 {
     free(m->p);
     free(m->fields);
@@ -131,8 +132,8 @@ split_field_start(const unsigned char *s, size_t n, size_t line,
 }
 
 int
-dkim_canon_split(const void *vp, size_t len, struct dkim_canon_msg *m,
-                 struct pb_err *err)
+pb_dkim_canon_split(const void *vp, size_t len, struct pb_dkim_canon_msg *m,
+                    struct pb_err *err)
 {
     const unsigned char *p = vp;
     const unsigned char *nul;
@@ -190,7 +191,7 @@ dkim_canon_split(const void *vp, size_t len, struct dkim_canon_msg *m,
                 goto fail;
             }
         } else {
-            struct dkim_canon_field *f;
+            struct pb_dkim_canon_field *f;
             size_t name_len;
 
             if (split_field_start(p + start, end - start, line, &name_len,
@@ -218,7 +219,7 @@ dkim_canon_split(const void *vp, size_t len, struct dkim_canon_msg *m,
         o[m->len++] = '\r';
         o[m->len++] = '\n';
         {
-            struct dkim_canon_field *f = &m->fields[m->nfields - 1];
+            struct pb_dkim_canon_field *f = &m->fields[m->nfields - 1];
 
             f->len = m->len - f->off;
             if (f->len > PB_LIMIT_MSG_FIELD) {
@@ -238,14 +239,14 @@ dkim_canon_split(const void *vp, size_t len, struct dkim_canon_msg *m,
     m->p = pb_xrealloc(m->p, m->len + 1);
     return 0;
 fail:
-    dkim_canon_msg_release(m);
+    pb_dkim_canon_msg_release(m);
     return -1;
 }
 
 bool
-dkim_canon_field_is(const struct dkim_canon_msg *m,
-                    const struct dkim_canon_field *f, const char *name,
-                    size_t name_len)
+pb_dkim_canon_field_is(const struct pb_dkim_canon_msg *m,
+                       const struct pb_dkim_canon_field *f, const char *name,
+                       size_t name_len)
 {
     const char *p = m->p + f->off;
     size_t i;
@@ -302,15 +303,15 @@ header_relaxed(const char *f, size_t len, struct canon_out *o)
 }
 
 void
-dkim_canon_header(enum dkim_canon c, const char *field, size_t len,
-                  dkim_canon_sink_fn sink, void *arg)
+pb_dkim_canon_header(enum pb_dkim_canon c, const char *field, size_t len,
+                     pb_dkim_canon_sink_fn sink, void *arg)
 {
     struct canon_out o;
 
     o.sink = sink;
     o.arg = arg;
     o.n = 0;
-    if (c == DKIM_CANON_RELAXED)
+    if (c == PB_DKIM_CANON_RELAXED)
         header_relaxed(field, len, &o);
     else
         out_mem(&o, field, len); /* §3.4.1: no change at all */
@@ -374,15 +375,15 @@ body_relaxed(const char *body, size_t len, struct canon_out *o)
 }
 
 void
-dkim_canon_body(enum dkim_canon c, const char *body, size_t len,
-                dkim_canon_sink_fn sink, void *arg)
+pb_dkim_canon_body(enum pb_dkim_canon c, const char *body, size_t len,
+                   pb_dkim_canon_sink_fn sink, void *arg)
 {
     struct canon_out o;
 
     o.sink = sink;
     o.arg = arg;
     o.n = 0;
-    if (c == DKIM_CANON_RELAXED)
+    if (c == PB_DKIM_CANON_RELAXED)
         body_relaxed(body, len, &o);
     else
         body_simple(body, len, &o);
