@@ -19,10 +19,15 @@
 
 static const char usage[] =
     "Usage: probe COMMAND [OPTIONS]\n"
+    "       probe --relay NAME --to SEEDS ...   (probe send)\n"
     "\n"
     "Find out which check rejects your mail, with evidence.\n"
     "\n"
     "Commands:\n"
+    "  send      send a DKIM-signed probe message per seed through your "
+    "relay and\n"
+    "            report each SMTP outcome with the whole transcript "
+    "(default)\n"
     "  check     audit a domain's SPF, DKIM, DMARC, MX, reverse DNS and "
     "block lists\n"
     "  spf       evaluate SPF for a client IP and sender, with the full "
@@ -71,6 +76,11 @@ main(int argc, char **argv)
         version();
         return CLI_OK;
     }
+    if (strcmp(cmd, "send") == 0)
+        return cmd_send_main(argc - 1, argv + 1);
+    /* PRODUCT.md: send is implied when the first argument is an option */
+    if (cmd[0] == '-' && cmd[1] != '\0')
+        return cmd_send_main(argc, argv);
     if (strcmp(cmd, "spf") == 0)
         return cmd_spf_main(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)

@@ -56,13 +56,14 @@ const char *
 pb_stage_name(enum pb_stage stage)
 {
     static const char *const names[] = {
-        [PB_STAGE_NONE] = "none",     [PB_STAGE_USAGE] = "usage",
-        [PB_STAGE_CONFIG] = "config", [PB_STAGE_DNS] = "dns",
-        [PB_STAGE_SPF] = "spf",       [PB_STAGE_CONNECT] = "connect",
-        [PB_STAGE_TLS] = "tls",       [PB_STAGE_AUTH] = "auth",
-        [PB_STAGE_MAIL] = "mail",     [PB_STAGE_RCPT] = "rcpt",
-        [PB_STAGE_DATA] = "data",     [PB_STAGE_IMAP] = "imap",
-        [PB_STAGE_IO] = "io",
+        [PB_STAGE_NONE] = "none",         [PB_STAGE_USAGE] = "usage",
+        [PB_STAGE_CONFIG] = "config",     [PB_STAGE_DNS] = "dns",
+        [PB_STAGE_SPF] = "spf",           [PB_STAGE_CONNECT] = "connect",
+        [PB_STAGE_GREETING] = "greeting", [PB_STAGE_EHLO] = "ehlo",
+        [PB_STAGE_QUIT] = "quit",         [PB_STAGE_TLS] = "tls",
+        [PB_STAGE_AUTH] = "auth",         [PB_STAGE_MAIL] = "mail",
+        [PB_STAGE_RCPT] = "rcpt",         [PB_STAGE_DATA] = "data",
+        [PB_STAGE_IMAP] = "imap",         [PB_STAGE_IO] = "io",
     };
 
     if ((size_t)stage >= sizeof(names) / sizeof(names[0]))
@@ -89,4 +90,21 @@ pb_code_name(enum pb_code code)
     if ((size_t)code >= sizeof(names) / sizeof(names[0]))
         return "unknown";
     return names[code];
+}
+
+int
+pb_err_prefix(struct pb_err *err, const char *prefix)
+{
+    char m[2 * sizeof(err->msg)];
+    int n;
+
+    if (err == NULL)
+        return -1;
+    n = snprintf(m, sizeof(m), "%.120s: %s", prefix, err->msg);
+    if (n < 0)
+        return -1;
+    if ((size_t)n >= sizeof(err->msg))
+        memcpy(m + sizeof(err->msg) - 4, "...", 4);
+    memcpy(err->msg, m, sizeof(err->msg));
+    return -1;
 }

@@ -16,11 +16,14 @@ enum pb_stage {
     PB_STAGE_DNS,
     PB_STAGE_SPF,
     PB_STAGE_CONNECT,
+    PB_STAGE_GREETING, /* the server's 220 */
+    PB_STAGE_EHLO,
     PB_STAGE_TLS,
     PB_STAGE_AUTH,
     PB_STAGE_MAIL,
     PB_STAGE_RCPT,
     PB_STAGE_DATA,
+    PB_STAGE_QUIT,
     PB_STAGE_IMAP,
     PB_STAGE_IO,
 };
@@ -63,6 +66,13 @@ int pb_err_set(struct pb_err *err, enum pb_stage stage, enum pb_code code,
  * truncated with "..." when it does not fit.  err may be NULL.
  */
 void pb_err_evidence(struct pb_err *err, const void *p, size_t len);
+
+/*
+ * Put prefix and ": " before err's message (cut to fit with "..."), as a
+ * caller that knows more of the context does ("--dkim-key k.pem: ...").
+ * Returns -1.  err may be NULL.
+ */
+int pb_err_prefix(struct pb_err *err, const char *prefix);
 
 /* Short lower-case names for logs and JSON ("dns", "syntax"). */
 const char *pb_stage_name(enum pb_stage stage);

@@ -122,4 +122,17 @@
  */
 #define PB_LIMIT_TRANSCRIPT_BYTES (4u * 1024 * 1024)
 
+/* RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle
+ * brackets, so the Mailbox inside is at most 254 (probe/pb_addr.c). */
+#define PB_LIMIT_MAILBOX (PB_LIMIT_ADDRESS - 2)
+
+/*
+ * A seeds file (probe/seeds.c): one address per line with its mailbox
+ * attributes.  Real lists have tens of seeds and lines under 300 octets;
+ * these bound what a wrong file (a log, a binary) can make us hold.
+ */
+#define PB_LIMIT_SEEDS_FILE (1024u * 1024)
+#define PB_LIMIT_SEEDS_LINE 4096
+#define PB_LIMIT_SEEDS      10000
+
 #endif

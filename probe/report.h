@@ -136,4 +136,16 @@ void report_ptr_text(FILE *f, const struct ptr_audit *a,
 void report_dnsbl_text(FILE *f, const struct dnsbl_audit *a,
                        const struct report_style *st);
 
+/* `probe send` (report_send.c) */
+struct send_run;
+struct pb_transcript;
+/* The run as one JSON object (docs/json.md, "probe send"). */
+cJSON *report_send_json(const struct send_run *run, int exit_code);
+/* The run for a person: relay, sender, one line per seed, the TLS facts
+ * and the counts; with_transcripts adds every seed's transcript. */
+void report_send_text(FILE *f, const struct send_run *run,
+                      const struct report_style *st, bool with_transcripts);
+/* A transcript as a JSON array of {"t", "ms", "dir", "text"}. */
+cJSON *report_transcript_json(const struct pb_transcript *t);
+
 #endif

@@ -12,9 +12,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "pb_err.h"
+#include "pb_limits.h"
+#include "smtp_reply.h"
 
 /* ------------------------------------------------------------------ */
 /* DKIM signing (dkim_sign.c)                                          */
@@ -180,5 +183,139 @@ int msg_build_token(char *dst, struct pb_err *err);
  */
 int msg_build(const struct msg_build_params *params, char **out, size_t *outlen,
               struct pb_err *err);
+
+/* ------------------------------------------------------------------ */
+/* SMTP sessions through libcurl (smtp_session.c)                      */
+
+struct pb_transcript;
+
+/* How the connection is protected. */
+enum smtp_tls {
+    SMTP_TLS_STARTTLS = 0, /* smtp://, STARTTLS required (CURLUSESSL_ALL) */
+    SMTP_TLS_IMPLICIT,     /* smtps:// (RFC 8314 implicit TLS) */
+    SMTP_TLS_NONE,         /* smtp://, plain text: only when a profile says */
+};
+
+/* SASL mechanism for AUTH. */
+enum smtp_auth {
+    SMTP_AUTH_NONE = 0, /* no AUTH */
+    SMTP_AUTH_AUTO,     /* what the server offers: libcurl's choice */
+    SMTP_AUTH_PLAIN,
+    SMTP_AUTH_LOGIN,
+    SMTP_AUTH_XOAUTH2, /* the secret is an OAuth2 access token */
+};
+
+/* Names as written in profiles and reports ("starttls", "xoauth2"), and
+ * their parsers: 0, or -1 for an unknown name. */
+const char *smtp_tls_name(enum smtp_tls tls);
+const char *smtp_auth_name(enum smtp_auth auth);
+int smtp_tls_parse(const char *s, enum smtp_tls *out);
+int smtp_auth_parse(const char *s, enum smtp_auth *out);
+
+/* Deadlines in milliseconds; 0 takes the default (SMTP_TIMEOUT_*). */
+struct smtp_timeouts {
+    long connect_ms;  /* TCP connect and TLS handshake */
+    long greeting_ms; /* from connected to the complete 220 */
+    long command_ms;  /* from each command sent to its complete reply */
+    long data_ms;     /* from the start of the message to the final reply */
+};
+#define SMTP_TIMEOUT_CONNECT  15000
+#define SMTP_TIMEOUT_GREETING 60000
+#define SMTP_TIMEOUT_COMMAND  60000
+#define SMTP_TIMEOUT_DATA     120000
+
+/* Where and how to talk.  Every string is borrowed for the call. */
+struct smtp_relay {
+    const char *host;    /* the name in the URL, for TLS verification */
+    const char *address; /* IP to connect to instead of resolving host, or
+                            NULL (libcurl's CURLOPT_RESOLVE) */
+    unsigned port;       /* 1..65535 */
+    enum smtp_tls tls;
+    bool insecure;       /* skip certificate verification (profiles say) */
+    const char *ca_file; /* CA bundle instead of the system's, or NULL */
+    const char *helo;    /* EHLO name; NULL: this host's FQDN */
+    const char *source;  /* local address to bind, or NULL */
+    enum smtp_auth auth; /* SMTP_AUTH_NONE: never AUTH */
+    const char *user;    /* for AUTH */
+    const char *secret;  /* password or access token; never copied into
+                            anything but libcurl's handle */
+    struct smtp_timeouts timeouts;
+};
+
+/* What the server said to one RCPT TO. */
+struct smtp_rcpt_result {
+    char addr[PB_LIMIT_ADDRESS + 1];
+    int code;        /* reply code, 0: not reached */
+    char status[16]; /* enhanced status or "" */
+    char text[512];  /* the reply text, escaped, lines joined with " " */
+};
+
+/* The TLS facts of a session (all "" when no TLS was set up). */
+struct smtp_tls_info {
+    bool active;
+    char version[32]; /* "TLS1.3" */
+    char cipher[96];
+    char subject[256]; /* the server certificate's subject DN */
+    char issuer[256];
+    char not_after[32];      /* "2027-01-01T00:00:00Z" */
+    bool verified;           /* chain and name verified by libcurl */
+    char verify_result[128]; /* "ok" or libcurl's reason */
+};
+
+/* What became of one message. */
+enum smtp_outcome {
+    SMTP_ACCEPTED = 0, /* end of data answered 2xx (for the accepted RCPTs) */
+    SMTP_DEFERRED,     /* a 4xx stopped it */
+    SMTP_REJECTED,     /* a 5xx stopped it (or every RCPT was refused) */
+    SMTP_FAILED,       /* no verdict: network, TLS, timeout, a server that
+                          does not speak SMTP */
+};
+const char *smtp_outcome_name(enum smtp_outcome o); /* "accepted", ... */
+
+/* One message to send, and afterwards what happened to it. */
+struct smtp_job {
+    /* in (borrowed) */
+    const char *mail_from;   /* envelope sender, "" for <> */
+    const char *const *rcpt; /* 1 .. PB_LIMIT_MSG_TO envelope recipients */
+    size_t nrcpt;
+    const char *msg; /* the message, CRLF line ends */
+    size_t msg_len;
+
+    /* out (smtp_job_release() frees them) */
+    enum smtp_outcome outcome;
+    enum pb_stage stage; /* the last stage reached */
+    struct pb_err err;   /* unless accepted: stage, code, reply,
+                            status, our sentence, the server's text */
+    int final_code;      /* the end-of-data reply, 0 if not reached */
+    char final_status[16];
+    char final_text[512];           /* escaped; holds the queue id */
+    struct smtp_rcpt_result *rcpts; /* nrcpt entries, in order */
+    struct smtp_tls_info tls;
+    struct pb_transcript *transcript; /* this message's part of the talk */
+    bool reused;     /* sent over a connection an earlier job opened */
+    long connection; /* libcurl's connection id, to group jobs */
+    int64_t elapsed_ms;
+};
+
+/* Free what a send put into job (not its in fields). */
+void smtp_job_release(struct smtp_job *job);
+
+/*
+ * Send each of the njobs messages through relay over at most parallel
+ * connections (1.. SMTP_MAX_PARALLEL), reusing connections (libcurl's
+ * multi interface), with every deadline in relay->timeouts enforced per
+ * stage.  Each job's out fields say what happened; a failed job does not
+ * stop the others.  Envelope addresses with CR, LF, NUL, other controls,
+ * spaces, '<' or '>' are refused before anything is sent (stage mail or
+ * rcpt, PB_E_SYNTAX).  Returns 0, or -1 with err when nothing could be
+ * tried (libcurl would not start, a relay value is unusable: PB_STAGE_CONFIG).
+ */
+#define SMTP_MAX_PARALLEL 64
+int smtp_send(const struct smtp_relay *relay, struct smtp_job *jobs,
+              size_t njobs, unsigned parallel, struct pb_err *err);
+
+/* curl_global_init() once for the process (thread-unsafe; call from main).
+ * Returns 0, or -1 with err. */
+int smtp_global_init(struct pb_err *err);
 
 #endif

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 """The mail lab's model: addresses, hosts, receivers, scenarios and the files
 derived from them (DNS data, daemon configurations, Postfix tables, relay
-profiles, seeds files and the status document).  scripts/lab is the only
-caller; the selftest imports this module for the scenario table.
+profiles, seeds files as JSON and in the format of docs/seeds.md, and the
+status document).  scripts/lab is the only caller; the selftest imports this
+module for the scenario table.
 
   labmodel.py prepare LAB_DIR        make keys, certs, passwords, configs
   labmodel.py status-json LAB_DIR    print the status document (live state
@@ -481,6 +482,7 @@ def prepare(lab):
         seeds = [s for s in doc["seeds"] if name == "all"
                  or s["provider"] == name]
         write(path, json.dumps({"seeds": seeds}, indent=2) + "\n")
+        write(doc["seeds_txt_files"][name], seeds_txt(seeds, name))
 
 
 # --- the status document -----------------------------------------------------
@@ -523,11 +525,41 @@ def seed_list(p):
     return out
 
 
+def seeds_value(v):
+    """A value of the seeds file format (docs/seeds.md), quoted if need be."""
+    v = str(v)
+    if v and not re.search(r'[\s"#]', v):
+        return v
+    return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def seeds_txt(seeds, name):
+    """The seeds as a seeds file for `probe --to` (docs/seeds.md)."""
+    out = ["# probe mail lab: %s seeds, written by scripts/lab up "
+           "(docs/seeds.md)" % name,
+           "# IMAP over TLS to the receiver's address; the certificate "
+           "names the host"]
+    for s in seeds:
+        im = s["imap"]
+        attrs = [("imap", "imaps://%s:%d" % (im["hostname"], im["port"])),
+                 ("address", im["host"]), ("user", s["user"]),
+                 ("password_file", s["password_file"]),
+                 ("ca_file", im["ca_file"]), ("provider", s["provider"]),
+                 ("authserv_id", s["authserv_id"]),
+                 ("inbox", s["folders"]["inbox"]),
+                 ("junk", s["folders"]["junk"])]
+        out.append(s["address"] + "".join(
+            "  %s=%s" % (k, seeds_value(v)) for k, v in attrs))
+    return "\n".join(out) + "\n"
+
+
 def status_doc(p):
     relays = relay_profiles(p)
     seeds = seed_list(p)
     seeds_files = {"all": p("seeds.json"), "gmail": p("seeds-gmail.json"),
                    "outlook": p("seeds-outlook.json")}
+    seeds_txt_files = {k: v[:-len(".json")] + ".txt"
+                       for k, v in seeds_files.items()}
     gm = RECEIVERS["gmail"]
     outbound = {
         "out": {"address": IP["out"], "ptr": "out.relay.test",
@@ -539,12 +571,12 @@ def status_doc(p):
     scen = {}
     for s in SCENARIOS:
         relay = relays[s["relay"]]
-        seeds_file = (seeds_files["all"] if len(s["to"]) > 1
-                      else seeds_files[s["to"][0]])
+        which = "all" if len(s["to"]) > 1 else s["to"][0]
+        seeds_file = seeds_files[which]
         sender = "probe@" + s["domain"]
         key = scenario_key(p, s)
-        args = ["send", "--relay", relay["profile"], "--to", seeds_file,
-                "--from", sender]
+        args = ["send", "--relay", relay["profile"], "--to",
+                seeds_txt_files[which], "--from", sender]
         if key:
             args += ["--dkim-key", key, "--dkim-selector", SELECTOR]
         args += ["--dns-server", "%s:%d" % (IP["dns"], PORTS["dns"])]
@@ -562,7 +594,8 @@ def status_doc(p):
             "relay": s["relay"], "relay_host": relay["host"],
             "relay_port": relay["port"], "source_address": src["address"],
             "source": src, "to": [RECEIVERS[t]["seed"] for t in s["to"]],
-            "seeds_file": seeds_file, "setup": s["setup"],
+            "seeds_file": seeds_file,
+            "seeds_txt": seeds_txt_files[which], "setup": s["setup"],
             "dns": {"spf": s["spf"], "dmarc": s["dmarc"],
                     "dkim": ("%s._domainkey.%s" % (SELECTOR, s["domain"])
                              if s["dkim"] else None)},
@@ -594,6 +627,7 @@ def status_doc(p):
                       for name, r in RECEIVERS.items()},
         "seeds": seeds,
         "seeds_files": seeds_files,
+        "seeds_txt_files": seeds_txt_files,
         "bounce_mailbox": {"address": RELAY_USER, "user": RELAY_USER,
                            "password_file": p("secrets", "relay.pass"),
                            "imap": "gmail", "authserv_id": gm["authserv_id"],

@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `probe send` against a hostile SMTP server (test/support/hostile_smtp.py)
+# for the faults no real server produces on demand: a 1 MiB reply line,
+# 100,000 continuation lines, silence, one byte every 20 s, STARTTLS
+# missing or with injected bytes (RFC 3207 §5, CVE-2021-22947), malformed
+# reply codes, drops and silence after DATA, mixed RCPT replies, a Gmail
+# 5.7.26 rejection, AUTH failure and a 421 greeting.  Each must end in a
+# clean error at the right stage with the right code, within its deadline
+# (--stage-timeout 2: the trickle ends after ~2 s, not 20) and in bounded
+# memory (peak RSS from GNU time).  The normal cases prove success with
+# TLS verified against a throwaway CA for hostile.test.
+#
+# Installs nothing: it says what is missing (scripts/deps installs it).
+# Every server listens on 127.0.5.1 (PROBE_TEST_HOSTILE_ADDR) on a free port.
+# PROBE_TEST_KEEP=1 keeps the temporary directory (reports, server logs).
+# Usage: bash send_hostile.sh PATH/TO/probe [GENDIR]
+set -u
+probe=${1:?usage: send_hostile.sh PATH/TO/probe [GENDIR]}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+server_py=$here/../support/hostile_smtp.py
+addr=${PROBE_TEST_HOSTILE_ADDR:-127.0.5.1}
+timeout=2     # --stage-timeout: every greeting, command and data deadline
+margin=2.5    # seconds a failure may take past its deadline
+rss_max=65536 # KB: peak RSS for the 1 MiB line and the 100,000 lines
+cap=30        # seconds: a probe run still going then is killed (exit 124)
+pass=0 fail=0
+srv_pid=
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/send_hostile.XXXXXX") || exit 1
+stop_server() {
+    if [[ -n $srv_pid ]]; then
+        kill "$srv_pid" 2>/dev/null
+        wait "$srv_pid" 2>/dev/null
+    fi
+    srv_pid=
+}
+cleanup() {
+    stop_server
+    if [[ -n ${PROBE_TEST_KEEP:-} ]]; then
+        echo "kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*"
+}
+
+# --- what the test needs -------------------------------------------------
+missing=()
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v timeout >/dev/null 2>&1 || missing+=("timeout (coreutils)")
+[[ -x /usr/bin/time ]] || missing+=("time (GNU time, /usr/bin/time)")
+if ((${#missing[@]})); then
+    echo "send_hostile: missing ${missing[*]}; install them (scripts/deps does) and run again"
+    exit 1
+fi
+if [[ ! $addr =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+    echo "send_hostile: $addr: loopback (127.0.0.0/8) only"
+    exit 1
+fi
+if ! "$probe" send --help >"$tmp/help" 2>&1; then
+    echo "send_hostile: $probe has no working \`send\` command:"
+    head -5 "$tmp/help"
+    exit 1
+fi
+
+# --- a throwaway CA and a certificate for hostile.test ------------------
+make_certs() { # DIR
+    local d=$1
+    mkdir -p "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+        -keyout "$d/ca.key" -out "$d/ca.pem" -subj "/CN=probe hostile test CA" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" >"$d/openssl.log" 2>&1 &&
+        openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" \
+            -out "$d/server.csr" -subj "/CN=hostile.test" >>"$d/openssl.log" 2>&1 &&
+        printf '%s\n' "subjectAltName=DNS:hostile.test" "basicConstraints=CA:FALSE" \
+            "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=serverAuth" >"$d/server.ext" &&
+        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+            -CAcreateserial -days 2 -extfile "$d/server.ext" \
+            -out "$d/server.pem" >>"$d/openssl.log" 2>&1
+}
+if ! make_certs "$tmp/pki"; then
+    echo "send_hostile: openssl could not make the test certificates:"
+    cat "$tmp/pki/openssl.log"
+    exit 1
+fi
+
+# --- the server ---------------------------------------------------------
+# start_server CASE SCENARIO [hostile_smtp.py options...]: sets srv_port,
+# srv_log ($tmp/CASE.server.log: every byte the client sent)
+start_server() {
+    local case=$1 scenario=$2
+    shift 2
+    stop_server
+    srv_log=$tmp/$case.server.log
+    : >"$srv_log"
+    : >"$tmp/$case.port"
+    python3 "$server_py" --listen "$addr" --port 0 --scenario "$scenario" \
+        --cert "$tmp/pki/server.pem" --key "$tmp/pki/server.key" \
+        --log "$srv_log" "$@" >"$tmp/$case.port" 2>"$tmp/$case.server.err" &
+    srv_pid=$!
+    srv_port=
+    for _ in $(seq 100); do
+        srv_port=$(sed -n 's/^PORT \([0-9][0-9]*\)$/\1/p' "$tmp/$case.port")
+        [[ -n $srv_port ]] && return 0
+        kill -0 "$srv_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "send_hostile: $case: hostile_smtp.py did not start:"
+    cat "$tmp/$case.server.err"
+    srv_pid=
+    return 1
+}
+
+# run_probe CASE [probe send options...]: runs probe under GNU time with
+# the common options, the JSON report in $tmp/CASE.json; sets rc (124: it
+# hung and was killed after $cap s)
+run_probe() {
+    local case=$1
+    shift
+    /usr/bin/time -f '%e %M' -o "$tmp/$case.time" \
+        timeout -k 5 "$cap" "$probe" send --from probe@hostile.test --stage-timeout "$timeout" \
+        --set address="$addr" --set ca_file="$tmp/pki/ca.pem" \
+        --json "$tmp/$case.json" -v "$@" \
+        >"$tmp/$case.out" 2>"$tmp/$case.err"
+    rc=$?
+    # GNU time writes "Command exited with non-zero status N" first
+    tail -n 1 "$tmp/$case.time" >"$tmp/$case.time1"
+}
+
+# expect CASE CHECK...: each CHECK is PATH OP VALUE, OP one of = != <= >=
+# ~ (a Python regex, searched) !~ (not found).  PATH is rc, time (s), rss (KB), stderr,
+# server (the server's log), or a path into the JSON report with / between
+# keys: a number indexes a list, @ADDR picks the element whose "address"
+# is ADDR (seeds/@a@b.test/smtp/rcpt/@a@b.test/code).  JSON null is
+# "null", booleans "true"/"false".  On a failure: what probe did.
+expect() {
+    local case=$1
+    shift
+    if python3 - "$tmp" "$case" "$rc" "$@" <<'EOF'; then
+import json, re, sys
+
+tmp, case, rc, checks = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+def text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+tm = text("%s/%s.time1" % (tmp, case)).split()
+report, report_err = None, None
+try:
+    with open("%s/%s.json" % (tmp, case)) as f:
+        report = json.load(f)
+except (OSError, ValueError) as e:
+    report_err = str(e)
+
+MISSING = object()
+def lookup(path):
+    if path == "rc":
+        return rc
+    if path == "time":
+        return tm[0] if tm else MISSING
+    if path == "rss":
+        return tm[1] if len(tm) > 1 else MISSING
+    if path == "stderr":
+        return text("%s/%s.err" % (tmp, case))
+    if path == "server":
+        return text("%s/%s.server.log" % (tmp, case))
+    node = report
+    if node is None:
+        return MISSING
+    for key in path.split("/"):
+        if isinstance(node, list) and key.startswith("@"):
+            node = next((e for e in node if isinstance(e, dict)
+                         and e.get("address") == key[1:]), MISSING)
+        elif isinstance(node, list) and key.isdigit():
+            node = node[int(key)] if int(key) < len(node) else MISSING
+        elif isinstance(node, dict):
+            node = node.get(key, MISSING)
+        else:
+            node = MISSING
+        if node is MISSING:
+            return MISSING
+    if node is None:
+        return "null"
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    if isinstance(node, (dict, list)):
+        return json.dumps(node)
+    return str(node)
+
+failed = []
+for check in checks:
+    m = re.match(r"^(.*?)(<=|>=|!=|!~|=|~)(.*)$", check, re.S)
+    path, op, want = m.groups()
+    got = lookup(path)
+    if got is MISSING:
+        good = op in ("!=", "!~")
+    elif op == "=":
+        good = got == want
+    elif op == "!=":
+        good = got != want
+    elif op == "~":
+        good = re.search(want, got) is not None
+    elif op == "!~":
+        good = re.search(want, got) is None
+    else:
+        try:
+            g, w = float(got), float(want)
+            good = g <= w if op == "<=" else g >= w
+        except ValueError:
+            good = False
+    if not good:
+        shown = "(missing)" if got is MISSING else got
+        if op == "!~":
+            hit = re.search(want, got)
+            shown = "..." + got[max(0, hit.start() - 40):hit.end() + 40]
+        if len(shown) > 200:
+            shown = shown[:200] + "..."
+        failed.append("%s %s %s, got %s" % (path, op, want, shown))
+if not failed:
+    sys.exit(0)
+print("FAIL: %s: %s" % (case, "; ".join(failed)))
+print("    rc %s%s, time/rss %s" % (rc, " (hung: killed by timeout)"
+                                 if rc == "124" else "", " ".join(tm) or "?"))
+err = text("%s/%s.err" % (tmp, case)).strip().splitlines()
+for line in err[-6:]:
+    print("    stderr: %s" % line[:300])
+if report is None:
+    print("    report: %s" % (report_err or "none"))
+else:
+    for seed in report.get("seeds", [])[:3]:
+        smtp = seed.get("smtp") or {}
+        print("    seed %s: outcome %s, stage %s, error %s" % (
+            seed.get("address"), seed.get("outcome"), smtp.get("stage"),
+            json.dumps(smtp.get("error"))[:400]))
+        tr = seed.get("transcript") or smtp.get("transcript") or []
+        for e in tr[-4:]:
+            print("      %s %s" % (e.get("dir"), str(e.get("text"))[:160]))
+sys.exit(1)
+EOF
+        ok
+    else
+        fail=$((fail + 1))
+    fi
+}
+
+relay() { echo "smtp://hostile.test:$srv_port"; }
+seed=seed@hostile.test
+within="time<=$(python3 -c "print($timeout + $margin)")"
+not_early="time>=$(python3 -c "print($timeout - 0.3)")"
+
+# failed_case CASE SCENARIO STAGE CODE [--server-option VALUE | CHECK]...:
+# the case fails at STAGE with CODE (a regex), exit 2, within the deadline,
+# with no reply code or status (no valid reply said so)
+failed_case() {
+    local case=$1 scenario=$2 stage=$3 code=$4
+    shift 4
+    local sopts=() checks=()
+    while (($#)); do
+        case $1 in
+        --*) sopts+=("$1" "$2"); shift 2 ;;
+        *) checks+=("$1"); shift ;;
+        esac
+    done
+    start_server "$case" "$scenario" "${sopts[@]}" || { bad "$case: no server"; return; }
+    run_probe "$case" --relay "$(relay)" --to "$seed"
+    expect "$case" rc=2 seeds/0/outcome=failed seeds/0/smtp/error/stage="$stage" \
+        "seeds/0/smtp/error/code~^($code)\$" seeds/0/smtp/error/reply=null \
+        "seeds/0/smtp/error/status~^(null|)\$" "$within" "stderr~." "${checks[@]}"
+}
+
+# --- success first: the baseline for everything else -------------------
+start_server normal normal || exit 1
+run_probe normal --relay "$(relay)" --to "$seed"
+expect normal rc=0 seeds/0/address=$seed seeds/0/outcome=accepted \
+    seeds/0/smtp/error=null seeds/0/smtp/final/code=250 \
+    seeds/0/smtp/final/status=2.0.0 "seeds/0/smtp/final/text~queued as" \
+    seeds/0/smtp/rcpt/0/code=250 seeds/0/smtp/tls/verified=true \
+    seeds/0/smtp/tls/verify_result=ok "seeds/0/smtp/tls/version~TLS" \
+    "seeds/0/smtp/tls/subject~hostile\\.test" \
+    "seeds/0/smtp/tls/issuer~probe hostile test CA" \
+    "seeds/0/smtp/tls/not_after~^20[0-9][0-9]-" \
+    "seeds/0/transcript~\"dir\": \"S\"" "seeds/0/transcript~STARTTLS" \
+    "server~(?m)^#### conn 1 tls " "server~(?i)MAIL FROM:<probe@hostile\\.test>" \
+    "server~(?i)RCPT TO:<seed@hostile\\.test>" "server~X-Probe-Id: " \
+    "time<=$timeout"
+base_rss=$(cut -d' ' -f2 "$tmp/normal.time1" 2>/dev/null)
+# Under ASan (shadow memory, quarantine) the absolute bound means nothing:
+# then a hostile case may use at most 32 MB more than the normal one.
+if ldd "$probe" 2>/dev/null | grep -q 'libasan' && [[ $base_rss =~ ^[0-9]+$ ]]; then
+    rss_max=$((base_rss + 32768))
+fi
+
+# implicit TLS (RFC 8314), the same server with TLS from the first byte
+start_server smtps normal --implicit-tls || exit 1
+run_probe smtps --relay "smtps://hostile.test:$srv_port" --to "$seed"
+expect smtps rc=0 seeds/0/outcome=accepted seeds/0/smtp/tls/verified=true \
+    "server~(?m)^#### conn 1 tls " "server~(?i)DATA"
+
+# a CA we were not told about: certificate verification is on by default
+start_server wrong-ca normal || exit 1
+/usr/bin/time -f '%e %M' -o "$tmp/wrong-ca.time" \
+    timeout -k 5 "$cap" "$probe" send --from probe@hostile.test --stage-timeout "$timeout" \
+    --set address="$addr" --json "$tmp/wrong-ca.json" -v \
+    --relay "$(relay)" --to "$seed" >"$tmp/wrong-ca.out" 2>"$tmp/wrong-ca.err"
+rc=$?
+tail -n 1 "$tmp/wrong-ca.time" >"$tmp/wrong-ca.time1"
+expect wrong-ca rc=2 seeds/0/outcome=failed seeds/0/smtp/error/stage=tls \
+    "$within" "server!~(?i)MAIL FROM" "server!~(?im)^AUTH"
+
+# the greeting after 1.5 s of a 2 s deadline: we must not give up early
+start_server slow-accept slow-accept --delay 1.5 || exit 1
+run_probe slow-accept --relay "$(relay)" --to "$seed"
+expect slow-accept rc=0 seeds/0/outcome=accepted "time>=1.4"
+
+# every reply 0.8 s late: each stage is within 2 s, the session is not
+start_server slow-replies slow-replies --delay 0.8 || exit 1
+run_probe slow-replies --relay "$(relay)" --to "$seed"
+expect slow-replies rc=0 seeds/0/outcome=accepted "time>=$((timeout + 2))"
+
+# --- RCPT and DATA verdicts ---------------------------------------------
+start_server rcpt-mixed rcpt-mixed || exit 1
+ok_a=ok@hostile.test unk_a=unknown@hostile.test later_a=later@hostile.test
+run_probe rcpt-mixed --relay "$(relay)" --to "$ok_a,$unk_a,$later_a"
+expect rcpt-mixed rc=2 \
+    seeds/@$ok_a/outcome=accepted seeds/@$ok_a/smtp/rcpt/@$ok_a/code=250 \
+    seeds/@$ok_a/smtp/rcpt/@$ok_a/status=2.1.5 \
+    seeds/@$unk_a/outcome=rejected seeds/@$unk_a/smtp/rcpt/@$unk_a/code=550 \
+    seeds/@$unk_a/smtp/rcpt/@$unk_a/status=5.1.1 \
+    "seeds/@$unk_a/smtp/rcpt/@$unk_a/text~User unknown" \
+    seeds/@$unk_a/smtp/error/stage=rcpt seeds/@$unk_a/smtp/error/reply=550 \
+    seeds/@$later_a/outcome=deferred seeds/@$later_a/smtp/rcpt/@$later_a/code=450 \
+    seeds/@$later_a/smtp/rcpt/@$later_a/status=4.2.1 \
+    seeds/@$later_a/smtp/error/stage=rcpt seeds/@$later_a/smtp/error/reply=450 \
+    seeds/@$later_a/smtp/error/code=tempfail
+
+start_server reject-data reject-data || exit 1
+run_probe reject-data --relay "$(relay)" --to "$seed"
+expect reject-data rc=2 seeds/0/outcome=rejected seeds/0/smtp/error/stage=data \
+    seeds/0/smtp/error/reply=550 seeds/0/smtp/error/status=5.7.26 \
+    seeds/0/smtp/error/code=permfail seeds/0/smtp/final/code=550 \
+    "seeds/0/smtp/error/evidence~unauthenticated" \
+    "seeds/0/transcript~gsmtp" "server~(?m)^\\.\\r?$"
+
+start_server tempfail-greeting tempfail-greeting || exit 1
+run_probe tempfail-greeting --relay "$(relay)" --to "$seed"
+expect tempfail-greeting rc=1 seeds/0/outcome=deferred \
+    seeds/0/smtp/error/stage=greeting seeds/0/smtp/error/reply=421 \
+    seeds/0/smtp/error/status=4.7.0 seeds/0/smtp/error/code=tempfail "$within"
+
+# AUTH refused: 535 5.7.8 after the credentials arrived
+start_server auth-fail auth-fail || exit 1
+PROBE_HOSTILE_PASS=not-the-password run_probe auth-fail --relay "$(relay)" \
+    --to "$seed" --set user=someone@hostile.test \
+    --set password_env=PROBE_HOSTILE_PASS --set auth=plain
+expect auth-fail rc=2 "seeds/0/outcome~^(rejected|failed)$" \
+    seeds/0/smtp/error/stage=auth seeds/0/smtp/error/reply=535 \
+    seeds/0/smtp/error/status=5.7.8 "server~(?m)^AUTH PLAIN" \
+    "server!~(?i)MAIL FROM" "$within"
+
+# --- faults: each a clean error at its stage within its deadline --------
+# a 1 MiB line, as the greeting and as the EHLO reply; 100,000 lines
+failed_case long-line-greeting long-line greeting limit --variant greeting \
+    "rss<=$rss_max"
+failed_case long-line-ehlo long-line ehlo limit --variant ehlo "rss<=$rss_max"
+failed_case many-lines many-lines ehlo limit "rss<=$rss_max"
+# 300 lines of 7 bytes (2 KB): our own line count limit (256) should stop it
+failed_case many-lines-300 many-lines ehlo limit --variant short --lines 300
+
+# nothing at all, and a byte every 20 s: the greeting deadline, not later
+failed_case silence silence greeting timeout "$not_early"
+failed_case trickle trickle greeting timeout --interval 20 "$not_early"
+failed_case drop-at-greeting drop-at-greeting greeting network
+
+# STARTTLS required: no downgrade to plain text (no AUTH, no MAIL sent)
+start_server no-starttls no-starttls || exit 1
+run_probe no-starttls --relay "$(relay)" --to "$seed"
+expect no-starttls rc=2 seeds/0/outcome=failed seeds/0/smtp/error/stage=tls \
+    "$within" "server!~(?i)MAIL FROM" "server!~(?im)^AUTH" "stderr~."
+
+# bytes after the STARTTLS 220 (RFC 3207 §5, CVE-2021-22947): stop there
+start_server starttls-inject starttls-inject || exit 1
+run_probe starttls-inject --relay "$(relay)" --to "$seed"
+expect starttls-inject rc=2 seeds/0/outcome=failed \
+    seeds/0/smtp/error/stage=tls "$within" "server!~(?i)MAIL FROM" \
+    "seeds/0/smtp/error/message~STARTTLS" "stderr~."
+
+# no TLS handshake after the STARTTLS 220
+failed_case tls-garbage tls-garbage tls "[a-z]+" "server!~(?i)MAIL FROM"
+
+# malformed replies: a syntax error where they came, not a timeout
+failed_case bad-code-letters bad-code greeting syntax --variant letters
+failed_case bad-code-999 bad-code greeting syntax --variant 999
+failed_case bad-code-binary bad-code ehlo syntax --variant binary
+failed_case bad-code-mismatch bad-code ehlo syntax --variant mismatch \
+    "server!~(?i)MAIL FROM"
+failed_case bad-code-mail bad-code mail syntax --variant mail
+
+# the message sent, then a drop, or silence, instead of the final reply
+failed_case drop-after-data drop-after-data data network "server~(?m)^\\.\\r?$"
+failed_case data-silence data-silence data timeout "$not_early" \
+    "server~(?m)^\\.\\r?$"
+
+stop_server
+echo "$pass passed, $fail failed"
+((fail == 0))
