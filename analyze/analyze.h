@@ -365,5 +365,8 @@ void spf_audit_release(struct spf_audit *a);
 #include "mx.h"          /* MX records, null MX, exchange addresses */
 #include "ptr.h"         /* reverse DNS / FCrDNS of sending IPs */
 #include "dnsbl.h"       /* DNS block lists for IPs and the domain */
+#include "reject.h"      /* which check refused the mail: rules as data */
+#include "authres.h"     /* Authentication-Results parsed, and trusted */
+#include "dsn.h"         /* bounces: DSNs and MTAs' own wordings */
 
 #endif

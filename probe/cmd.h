@@ -7,5 +7,6 @@ int cmd_spf_main(int argc, char **argv);
 int cmd_check_main(int argc, char **argv);
 int cmd_sign_main(int argc, char **argv);
 int cmd_send_main(int argc, char **argv);
+int cmd_explain_main(int argc, char **argv);
 
 #endif

@@ -28,6 +28,8 @@ static const char usage[] =
     "relay and\n"
     "            report each SMTP outcome with the whole transcript "
     "(default)\n"
+    "  explain   name the check behind an SMTP reply, a probe report or a "
+    "bounce\n"
     "  check     audit a domain's SPF, DKIM, DMARC, MX, reverse DNS and "
     "block lists\n"
     "  spf       evaluate SPF for a client IP and sender, with the full "
@@ -81,6 +83,8 @@ main(int argc, char **argv)
     /* PRODUCT.md: send is implied when the first argument is an option */
     if (cmd[0] == '-' && cmd[1] != '\0')
         return cmd_send_main(argc, argv);
+    if (strcmp(cmd, "explain") == 0)
+        return cmd_explain_main(argc - 1, argv + 1);
     if (strcmp(cmd, "spf") == 0)
         return cmd_spf_main(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)

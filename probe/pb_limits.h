@@ -135,4 +135,60 @@
 #define PB_LIMIT_SEEDS_LINE 4096
 #define PB_LIMIT_SEEDS      10000
 
+/*
+ * Rejection rules (analyze/reject.c, docs/rules.md).  The text searched:
+ * RFC 5321 §4.5.3.1.5 bounds a reply line at 512 octets, and the longest
+ * real multi-line refusals and DSN Diagnostic-Codes (Gmail, Microsoft 365)
+ * are under 2 KB, so 4 KiB holds every wording that names a check and
+ * bounds the work of one classification.  Rule files are hand-written:
+ * 1 MiB each, 4096 rules and 64 providers a set, 256 files a directory,
+ * 1024 octets a pattern and 32 alternatives (stages, codes, statuses,
+ * texts) a condition are far above what they need.
+ */
+#define PB_LIMIT_REJECT_TEXT      4096
+#define PB_LIMIT_REJECT_FILE      (1024u * 1024)
+#define PB_LIMIT_REJECT_RULES     4096
+#define PB_LIMIT_REJECT_PROVIDERS 64
+#define PB_LIMIT_REJECT_FILES     256
+#define PB_LIMIT_REJECT_PATTERN   1024
+#define PB_LIMIT_REJECT_ALTS      32
+
+/*
+ * Bounce messages (analyze/dsn.c).  A DSN lists one group per recipient
+ * of one transaction: RFC 5321 §4.5.3.1.8 asks servers to take at least
+ * 100 recipients, so 1000 is ten times that.  Real bounces nest MIME
+ * three or four levels (a report holding a returned multipart message)
+ * and have under 20 parts: 20 levels and 200 parts bound the work.  A
+ * header field as PB_LIMIT_MSG_FIELD (Postfix's header_size_limit).  A
+ * Diagnostic-Code holds a multi-line reply: PB_LIMIT_REPLY_LINES lines
+ * would be 128 KB, the longest real ones are under 2 KB, so 8 KiB of it
+ * is kept (the rest is cut and the report marked truncated).  The
+ * human-readable text searched for a non-standard bounce's recipients
+ * and replies: 1 MiB, far above the few KB real bounces have.
+ */
+#define PB_LIMIT_DSN_RECIPIENTS 1000
+#define PB_LIMIT_DSN_MIME_DEPTH 20
+#define PB_LIMIT_DSN_PARTS      200
+#define PB_LIMIT_DSN_FIELD      PB_LIMIT_MSG_FIELD
+#define PB_LIMIT_DSN_DIAGNOSTIC 8192
+#define PB_LIMIT_DSN_TEXT       (1024u * 1024)
+/* The bounce's own header and the returned message's, each searched for a
+ * few dozen fields: 1 MiB, ten header fields at PB_LIMIT_MSG_FIELD. */
+#define PB_LIMIT_DSN_HEADER (1024u * 1024)
+
+/*
+ * Authentication-Results (analyze/authres.c).  One field value as
+ * PB_LIMIT_MSG_FIELD (Postfix's header_size_limit cuts longer fields, so
+ * no receiver delivers one).  Real fields hold under 10 results (Gmail 3,
+ * Fastmail and Microsoft 365 up to 8), a result under 8 properties
+ * (OpenDKIM writes 5) and a comment or two: 64, 32 and 32 stop a hostile
+ * field early.  The skipped pieces of one field kept as evidence (the
+ * rest only counted).
+ */
+#define PB_LIMIT_AUTHRES_FIELD    PB_LIMIT_MSG_FIELD
+#define PB_LIMIT_AUTHRES_RESULTS  64
+#define PB_LIMIT_AUTHRES_PROPS    32
+#define PB_LIMIT_AUTHRES_COMMENTS 32
+#define PB_LIMIT_AUTHRES_SKIPS    16
+
 #endif

@@ -148,4 +148,16 @@ void report_send_text(FILE *f, const struct send_run *run,
 /* A transcript as a JSON array of {"t", "ms", "dir", "text"}. */
 cJSON *report_transcript_json(const struct pb_transcript *t);
 
+/* `probe explain` (report_explain.c) */
+struct explain_result;
+/* One input's result as a JSON object (docs/json.md, "probe explain"). */
+cJSON *report_explain_json(const char *name, const struct explain_result *r);
+/* An input that could not be read: {"input", "kind": "error", "error"}. */
+cJSON *report_explain_error_json(const char *name, const char *error);
+/* One input's result for a person: per refusal the category, the reply,
+ * the server, the rule, why and the fix. */
+void report_explain_text(FILE *f, const char *name,
+                         const struct explain_result *r,
+                         const struct report_style *st);
+
 #endif

@@ -130,7 +130,21 @@ if run reuse 0 --relay lab --to seed@gmail.test,seed@outlook.test,other@gmail.te
         && ok || bad "reuse: tokens or summary"
 fi
 
-# 6. A bad seeds file: FILE:LINE on stderr, exit 3, nothing sent.
+# 6. probe explain names the check behind each refusal in the reports.
+explain_is() {
+    local report=$1 want=$2
+    [[ -f $tmp/$report.json ]] || return 0
+    local got
+    got=$(PROBE_RULES_DIR=$(dirname "$0")/../../profiles/rules "$probe" explain --json "$tmp/$report.json" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["category"])')
+    [[ $got == "$want" ]] && ok || bad "explain $report: $got, expected $want"
+}
+explain_is auth-fail smtp-auth
+explain_is relay-denied relay-denied
+explain_is mx-spf spf
+explain_is mx-ptr ptr
+
+# 7. A bad seeds file: FILE:LINE on stderr, exit 3, nothing sent.
 printf 'seed@gmail.test\nnot an address\n' >"$tmp/bad-seeds.txt"
 "$probe" send --relay lab --to "$tmp/bad-seeds.txt" --from probe@good.test \
     --json "$tmp/bad-seeds.json" >"$tmp/bad.out" 2>"$tmp/bad.err"
