@@ -260,6 +260,7 @@ cmd_explain_main(int argc, char **argv)
             worst = first_bad;
     }
     reject_rules_free(rules);
+    fflush(stdout);
     if ((worst == CLI_WARNING || worst == CLI_CRITICAL) && t.refusals > 0)
         fprintf(stderr, "probe explain: %s%s\n", t.first,
                 t.refusals > 1 ? " and more refusals" : "");

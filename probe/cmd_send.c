@@ -48,7 +48,8 @@ static const char usage[] =
     "your\n"
     "                      own in ~/.config/probe/profiles), a profile "
     "FILE.json,\n"
-    "                      or smtp://HOST[:PORT] (STARTTLS required) or\n"
+    "                      or smtp://HOST[:PORT] (STARTTLS required, port 25\n"
+    "                      unless given: :587 for submission) or\n"
     "                      smtps://HOST[:PORT]; see docs/profiles.md\n"
     "  --set KEY=VALUE     set a profile variable (tenant=contoso-com) or "
     "field\n"
@@ -539,6 +540,7 @@ say_why(const struct send_run *run)
 {
     size_t bad = run->nitems - run->counts[SMTP_ACCEPTED];
 
+    fflush(stdout);
     for (size_t i = 0; i < run->nitems; i++) {
         const struct smtp_job *j = &run->items[i].job;
         char *addr;

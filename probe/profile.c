@@ -1544,7 +1544,9 @@ pf_parse_url(const char *spec, const char *const *sets, size_t nsets,
     pf_load_init(&ld, spec, spec, err);
     ld.p = pf_new(spec, NULL);
     ld.p->host = pb_xstrdup(host);
-    ld.p->port = (unsigned)port;
+    /* the schemes' own ports, as libcurl and swaks take them: smtp:// is
+       25 (RFC 5321), smtps:// 465 (RFC 8314); write :587 for submission */
+    ld.p->port = port ? (unsigned)port : is_tls ? 465 : 25;
     ld.p->tls = is_tls ? SMTP_TLS_IMPLICIT : SMTP_TLS_STARTTLS;
     if (pf_sets_parse(&ld, sets, nsets) == -1 || pf_sets_apply(&ld) == -1 ||
         pf_finish(&ld) == -1)

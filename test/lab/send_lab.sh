@@ -135,7 +135,7 @@ explain_is() {
     local report=$1 want=$2
     [[ -f $tmp/$report.json ]] || return 0
     local got
-    got=$(PROBE_RULES_DIR=$(dirname "$0")/../../profiles/rules "$probe" explain --json "$tmp/$report.json" |
+    got=$(PROBE_RULES_DIR=$(dirname "$0")/../../profiles/rules "$probe" explain --json "$tmp/$report.json" 2>/dev/null |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["category"])')
     [[ $got == "$want" ]] && ok || bad "explain $report: $got, expected $want"
 }

@@ -837,14 +837,14 @@ Test(profile, smtp_url_is_starttls_without_auth)
     struct profile *p = load_ok("smtp://mail.example.com", NULL, 0);
 
     cr_assert_str_eq(p->host, "mail.example.com");
-    cr_assert_eq(p->port, 587);
+    cr_assert_eq(p->port, 25);
     cr_assert_eq(p->tls, SMTP_TLS_STARTTLS);
     cr_assert_eq(p->auth, SMTP_AUTH_NONE);
     cr_assert_null(p->path);
     cr_assert_str_eq(p->name, "smtp://mail.example.com");
     profile_free(p);
-    p = load_ok("smtp://mail.example.com:25/", NULL, 0);
-    cr_assert_eq(p->port, 25);
+    p = load_ok("smtp://mail.example.com:587/", NULL, 0);
+    cr_assert_eq(p->port, 587);
     profile_free(p);
 }
 
