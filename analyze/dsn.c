@@ -67,9 +67,27 @@ dsn_find(const char *p, size_t len, const char *needle)
     if (n > len)
         return NULL;
     first = lower((unsigned char)needle[0]);
+    if (first >= 'a' && first <= 'z') {
+        /* memchr() for each letter case of the first byte, in turn */
+        const char *end = p + (len - n + 1);
+        int up = first - 'a' + 'A';
+        const char *lo = memchr(p, first, (size_t)(end - p));
+        const char *hi = memchr(p, up, (size_t)(end - p));
+
+        while (lo != NULL || hi != NULL) {
+            const char *c = hi == NULL || (lo != NULL && lo < hi) ? lo : hi;
+
+            if (dsn_starts(c, len - (size_t)(c - p), needle))
+                return c;
+            if (c == lo)
+                lo = memchr(lo + 1, first, (size_t)(end - (lo + 1)));
+            else
+                hi = memchr(hi + 1, up, (size_t)(end - (hi + 1)));
+        }
+        return NULL;
+    }
     for (i = 0; i + n <= len; i++)
-        if (lower((unsigned char)p[i]) == first &&
-            dsn_starts(p + i, len - i, needle))
+        if ((unsigned char)p[i] == first && dsn_starts(p + i, len - i, needle))
             return p + i;
     return NULL;
 }
@@ -536,22 +554,28 @@ dsn_stage_find(const char *p, size_t len)
         {"couldn't connect", PB_STAGE_CONNECT},
         {"could not connect", PB_STAGE_CONNECT},
     };
+    enum { NCUES = sizeof(cues) / sizeof(cues[0]) };
+    /* by first letter: the cues that start with it, in table order */
+    unsigned char first[256][NCUES];
+    unsigned char nfirst[256];
     size_t i, k;
-    bool starts[256];
 
     /*
      * The wording nearest the start names the failing command: one pass,
-     * trying the cues whose first letter the text has at that place.
+     * trying only the cues whose first letter the text has at that place.
      */
-    memset(starts, 0, sizeof(starts));
-    for (k = 0; k < sizeof(cues) / sizeof(cues[0]); k++)
-        starts[(unsigned char)cues[k].text[0]] = true;
+    memset(nfirst, 0, sizeof(nfirst));
+    for (k = 0; k < NCUES; k++) {
+        unsigned char c = (unsigned char)cues[k].text[0];
+
+        first[c][nfirst[c]++] = (unsigned char)k;
+    }
     for (i = 0; i < len; i++) {
-        if (!starts[lower((unsigned char)p[i])])
-            continue;
-        for (k = 0; k < sizeof(cues) / sizeof(cues[0]); k++)
-            if (words_at(p + i, len - i, cues[k].text))
-                return cues[k].stage;
+        unsigned char c = (unsigned char)lower((unsigned char)p[i]);
+
+        for (k = 0; k < nfirst[c]; k++)
+            if (words_at(p + i, len - i, cues[first[c][k]].text))
+                return cues[first[c][k]].stage;
     }
     return PB_STAGE_NONE;
 }

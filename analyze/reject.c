@@ -103,6 +103,8 @@ struct rj_status {
 
 struct rj_regexes {
     regex_t *v;
+    char **lit; /* per pattern: a literal every match contains (lower
+                   case), or NULL; a cheap test before regexec() */
     size_t n;
 };
 
@@ -146,10 +148,14 @@ rj_regexes_release(struct rj_regexes *r)
 {
     size_t i;
 
-    for (i = 0; i < r->n; i++)
+    for (i = 0; i < r->n; i++) {
         regfree(&r->v[i]);
+        free(r->lit[i]);
+    }
     free(r->v);
+    free(r->lit);
     r->v = NULL;
+    r->lit = NULL;
     r->n = 0;
 }
 
@@ -394,6 +400,113 @@ rj_one_or_many(struct rj_load *ld, const cJSON *j, bool numbers_ok,
     return 0;
 }
 
+static inline int
+rj_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/*
+ * The longest run of literal characters that every match of the POSIX ERE
+ * pat must contain, lower-cased, or NULL when there is none of at least 3
+ * (a top-level '|', or only classes and groups).  Conservative: a run
+ * ends at any group, bracket, anchor, '.', GNU escape (\w, \b, ...) or
+ * quantifier, and a quantified character leaves it ('+' after the
+ * character is kept: it occurs at least once).
+ */
+static char *
+rj_literal(const char *pat)
+{
+    char best[PB_LIMIT_REJECT_PATTERN + 1] = "", cur[sizeof(best)] = "";
+    size_t nbest = 0, ncur = 0, depth = 0;
+
+    for (size_t i = 0; pat[i] != '\0'; i++) {
+        char c = pat[i];
+        bool is_lit = false;
+        char lit = 0;
+
+        if (c == '|' && depth == 0)
+            return NULL;
+        if (c == '(') {
+            depth++;
+        } else if (c == ')') {
+            if (depth > 0)
+                depth--;
+        } else if (depth > 0) {
+            continue;
+        } else if (c == '[') {
+            size_t j = i + 1;
+
+            if (pat[j] == '^')
+                j++;
+            if (pat[j] == ']')
+                j++;
+            while (pat[j] != '\0' && pat[j] != ']')
+                j++;
+            if (pat[j] == '\0')
+                return NULL;
+            i = j;
+        } else if (c == '\\') {
+            char e = pat[i + 1];
+
+            if (e == '\0')
+                return NULL;
+            i++;
+            if (!pb_is_alnum((unsigned char)e)) {
+                is_lit = true;
+                lit = e;
+            }
+        } else if (c == '*' || c == '?' || c == '{') {
+            if (ncur > 0)
+                ncur--; /* the character before may be absent */
+        } else if (c == '+') {
+            /* the character before occurs: keep it, end the run */
+        } else if (c != '.' && c != '^' && c != '$') {
+            is_lit = true;
+            lit = c;
+        }
+        if (is_lit && depth == 0 &&
+            !(pat[i + 1] == '*' || pat[i + 1] == '?' || pat[i + 1] == '{')) {
+            cur[ncur++] = (char)rj_lower((unsigned char)lit);
+            continue;
+        }
+        if (ncur > nbest) {
+            memcpy(best, cur, ncur);
+            nbest = ncur;
+        }
+        ncur = 0;
+        if (c == '{') {
+            while (pat[i] != '\0' && pat[i] != '}')
+                i++;
+            if (pat[i] == '\0')
+                break;
+        }
+    }
+    if (ncur > nbest) {
+        memcpy(best, cur, ncur);
+        nbest = ncur;
+    }
+    return nbest >= 3 ? pb_xmemdup(best, nbest) : NULL;
+}
+
+/* Whether (lower, len), in lower case, holds lit (lower case). */
+static bool
+rj_has_literal(const char *lower, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    const char *p = lower, *end = lower + len;
+
+    while ((size_t)(end - p) >= n) {
+        p = memchr(p, lit[0], (size_t)(end - p) - n + 1);
+        if (p == NULL)
+            return false;
+        if (memcmp(p, lit, n) == 0)
+            return true;
+        p++;
+    }
+    return false;
+}
+
 /* Regular expressions. */
 static int
 rj_regex_each(struct rj_load *ld, const cJSON *item, size_t i, void *arg)
@@ -407,12 +520,15 @@ rj_regex_each(struct rj_load *ld, const cJSON *item, size_t i, void *arg)
     if (rj_string(ld, item, PB_LIMIT_REJECT_PATTERN, &s) == -1)
         return -1;
     r->v = pb_xreallocarray(r->v, r->n + 1, sizeof(*r->v));
+    r->lit = pb_xreallocarray(r->lit, r->n + 1, sizeof(*r->lit));
+    r->lit[r->n] = NULL;
     rc = regcomp(&r->v[r->n], s, RJ_REGEX_FLAGS);
     if (rc != 0) {
         regerror(rc, &r->v[r->n], msg, sizeof(msg));
         regfree(&r->v[r->n]);
         return rj_fail(ld, "not a valid regular expression: %s", msg);
     }
+    r->lit[r->n] = rj_literal(s);
     r->n++;
     return 0;
 }
@@ -1171,6 +1287,10 @@ struct rj_subject {
     char text[PB_LIMIT_REJECT_TEXT + 2]; /* a space may end each line */
     char host[PB_LIMIT_DNS_NAME + 1];
     bool has_host;
+    /* text and host in lower case, for the literal prefilter */
+    char text_lower[PB_LIMIT_REJECT_TEXT + 2];
+    char host_lower[PB_LIMIT_DNS_NAME + 1];
+    size_t text_len, host_len;
 };
 
 /* A reply code at p: [2-5][0-9][0-9] then space, '-' or the end. */
@@ -1364,13 +1484,17 @@ rj_subject_init(struct rj_subject *sub, const struct reject_input *in)
 }
 
 static bool
-rj_any_match(const struct rj_regexes *r, const char *s)
+rj_any_match(const struct rj_regexes *r, const char *s, const char *lower,
+             size_t len)
 {
     size_t i;
 
-    for (i = 0; i < r->n; i++)
+    for (i = 0; i < r->n; i++) {
+        if (r->lit[i] != NULL && !rj_has_literal(lower, len, r->lit[i]))
+            continue;
         if (regexec(&r->v[i], s, 0, NULL, 0) == 0)
             return true;
+    }
     return false;
 }
 
@@ -1420,16 +1544,20 @@ rj_rule_match(const struct rj_rule *r, const struct rj_subject *sub,
 {
     if (r->provider >= 0 && !(providers & ((uint64_t)1 << r->provider)))
         return false;
-    if (r->host.n > 0 && (!sub->has_host || !rj_any_match(&r->host, sub->host)))
+    if (r->host.n > 0 &&
+        (!sub->has_host ||
+         !rj_any_match(&r->host, sub->host, sub->host_lower, sub->host_len)))
         return false;
     if (r->stages != 0 &&
         (sub->stage >= 32 || !(r->stages & (1u << sub->stage))))
         return false;
     if (!rj_code_match(r, sub->code) || !rj_status_match(r, &sub->st))
         return false;
-    if (r->text.n > 0 && !rj_any_match(&r->text, sub->text))
+    if (r->text.n > 0 &&
+        !rj_any_match(&r->text, sub->text, sub->text_lower, sub->text_len))
         return false;
-    if (r->text_not.n > 0 && rj_any_match(&r->text_not, sub->text))
+    if (r->text_not.n > 0 &&
+        rj_any_match(&r->text_not, sub->text, sub->text_lower, sub->text_len))
         return false;
     return true;
 }
@@ -1463,12 +1591,20 @@ reject_classify(const struct reject_rules *rules, const struct reject_input *in,
 
     memset(out, 0, sizeof(*out));
     rj_subject_init(sub, in);
+    sub->text_len = strlen(sub->text);
+    for (size_t k = 0; k <= sub->text_len; k++)
+        sub->text_lower[k] = (char)rj_lower((unsigned char)sub->text[k]);
+    sub->host_len = strlen(sub->host);
+    for (size_t k = 0; k <= sub->host_len; k++)
+        sub->host_lower[k] = (char)rj_lower((unsigned char)sub->host[k]);
     for (i = 0; rules != NULL && i < rules->nproviders; i++) {
         const struct rj_provider *p = &rules->providers[i];
 
-        if (sub->has_host && rj_any_match(&p->host, sub->host))
+        if (sub->has_host &&
+            rj_any_match(&p->host, sub->host, sub->host_lower, sub->host_len))
             by_host |= (uint64_t)1 << i;
-        else if (rj_any_match(&p->text, sub->text))
+        else if (rj_any_match(&p->text, sub->text, sub->text_lower,
+                              sub->text_len))
             by_text |= (uint64_t)1 << i;
     }
     all = by_host | by_text;
