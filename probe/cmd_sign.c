@@ -238,21 +238,26 @@ out:
 
 /*
  * Sign path into dir/NAME: written to a temporary file in dir and renamed
- * over NAME, so a reader never sees half a message.  -1 with err set.
+ * over NAME, so a reader never sees half a message.  The names given to
+ * the kernel are prefix + name, relative to dfd (see sign_files()); dir
+ * is for messages.  -1 with err set.
  */
 static int
 sign_file(const struct dkim_sign_params *params, size_t n, const char *path,
-          const char *dir, struct pb_err *err)
+          const char *dir, int dfd, const char *prefix, struct pb_err *err)
 {
     static unsigned long seq;
+    static long pid;
     struct pb_buf in;
     struct stat st_in, st_out;
-    char *out = NULL, *base = base_name(path), *dst, *tmp, e[256];
-    size_t outlen;
+    char *out = NULL, *base = base_name(path), *dst, *tmp = NULL;
+    char e[256], f[256];
+    size_t outlen, plen = strlen(prefix);
     int fd, tfd = -1, rc = -1;
 
-    dst = pb_xasprintf("%s/%s", dir, base);
-    tmp = NULL;
+    if (pid == 0)
+        pid = (long)getpid();
+    dst = pb_xasprintf("%s%s", prefix, base);
     pb_buf_init(&in, PB_LIMIT_MSG_BYTES);
     fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
     if (fd == -1) {
@@ -264,7 +269,7 @@ sign_file(const struct dkim_sign_params *params, size_t n, const char *path,
         pb_err_set(err, PB_STAGE_IO, PB_E_IO, "not a regular file");
         goto out;
     }
-    if (stat(dst, &st_out) == 0 && st_out.st_dev == st_in.st_dev &&
+    if (fstatat(dfd, dst, &st_out, 0) == 0 && st_out.st_dev == st_in.st_dev &&
         st_out.st_ino == st_in.st_ino) {
         pb_err_set(err, PB_STAGE_USAGE, PB_E_USAGE,
                    "its signed copy would replace it; choose another "
@@ -278,9 +283,8 @@ sign_file(const struct dkim_sign_params *params, size_t n, const char *path,
     /* a new name of ours; the umask sets the mode, as for any new file */
     do {
         free(tmp);
-        tmp = pb_xasprintf("%s/.%s.probe-%ld-%lu", dir, base, (long)getpid(),
-                           seq++);
-        tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        tmp = pb_xasprintf("%s.%s.probe-%ld-%lu", prefix, base, pid, seq++);
+        tfd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     } while (tfd == -1 && errno == EEXIST);
     if (tfd == -1) {
         pb_err_set(err, PB_STAGE_IO, PB_E_IO, "cannot create a file in %s: %s",
@@ -288,24 +292,26 @@ sign_file(const struct dkim_sign_params *params, size_t n, const char *path,
         goto out;
     }
     if (write_all(tfd, out, outlen) == -1) {
-        pb_err_set(err, PB_STAGE_IO, PB_E_IO, "cannot write %s: %s",
-                   esc(e, sizeof(e), tmp), strerror(errno));
+        pb_err_set(err, PB_STAGE_IO, PB_E_IO, "cannot write %s/%s: %s",
+                   esc(e, sizeof(e), dir), esc(f, sizeof(f), tmp + plen),
+                   strerror(errno));
         goto out; /* closed and removed below */
     }
     rc = close(tfd);
     tfd = -1;
-    if (rc == -1 || rename(tmp, dst) == -1) {
-        pb_err_set(err, PB_STAGE_IO, PB_E_IO, "cannot write %s: %s",
-                   esc(e, sizeof(e), dst), strerror(errno));
+    if (rc == -1 || renameat(dfd, tmp, dfd, dst) == -1) {
+        pb_err_set(err, PB_STAGE_IO, PB_E_IO, "cannot write %s/%s: %s",
+                   esc(e, sizeof(e), dir), esc(f, sizeof(f), base),
+                   strerror(errno));
         rc = -1;
-        unlink(tmp);
+        unlinkat(dfd, tmp, 0);
         goto out;
     }
     rc = 0;
 out:
     if (tfd != -1) {
         close(tfd);
-        unlink(tmp);
+        unlinkat(dfd, tmp, 0);
     }
     if (fd != -1)
         close(fd);
@@ -363,8 +369,8 @@ sign_files(const struct dkim_sign_params *params, size_t n, const char *dir,
     struct stat st;
     struct pb_err err, first;
     const char *first_file = NULL;
-    char e[256];
-    int i, failed = 0;
+    char e[256], *prefix;
+    int i, dfd, failed = 0;
 
     if (stat(dir, &st) == -1)
         return cli_usage("sign", "--out-dir %s: %s", esc(e, sizeof(e), dir),
@@ -374,16 +380,28 @@ sign_files(const struct dkim_sign_params *params, size_t n, const char *dir,
                          esc(e, sizeof(e), dir));
     if (check_names(dir, files, nfiles) != 0)
         return CLI_UNKNOWN;
+    /*
+     * Name the files relative to dir, opened once, so the kernel does not
+     * walk dir's path again in the four calls per file (3 us a file in
+     * bench/sign, docs/PERFORMANCE.md).  A directory we may write but not
+     * read (mode -wx) cannot be opened so: its files keep whole paths.
+     */
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    prefix = dfd == -1 ? pb_xasprintf("%s/", dir) : pb_xstrdup("");
     pb_err_clear(&first);
     for (i = 0; i < nfiles; i++) {
         pb_err_clear(&err);
-        if (sign_file(params, n, files[i], dir, &err) == -1) {
+        if (sign_file(params, n, files[i], dir, dfd == -1 ? AT_FDCWD : dfd,
+                      prefix, &err) == -1) {
             if (failed++ == 0) {
                 first = err;
                 first_file = files[i];
             }
         }
     }
+    if (dfd != -1)
+        close(dfd);
+    free(prefix);
     log_info("signed %d of %d files into %s", nfiles - failed, nfiles,
              esc(e, sizeof(e), dir));
     if (failed == 0)
