@@ -19,6 +19,7 @@
 #include "dns_int.h"
 #include "pb_buf.h"
 #include "pb_limits.h"
+#include "pb_text.h"
 #include "pb_xalloc.h"
 
 /* What one type of a name, or a whole name, answers. */
@@ -849,24 +850,6 @@ fx_load_name(struct fx_load *ld, const cJSON *j)
     return 0;
 }
 
-/* Line and column (from 1, in bytes) of offset off in (p, len). */
-static void
-fx_line_col(const char *p, size_t len, size_t off, size_t *line, size_t *col)
-{
-    size_t i;
-
-    *line = 1;
-    *col = 1;
-    for (i = 0; i < off && i < len; i++) {
-        if (p[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
 /*
  * cJSON turns "\u0000" into a NUL that silently ends the string; find one
  * (or a raw NUL byte) so it is an error, not a cut.  Returns its offset or
@@ -919,7 +902,7 @@ dns_fixture_load_mem(const char *label, const void *p, size_t len,
     text = pb_xmemdup(p, len);
     off = fx_find_nul(text, len);
     if (off < len) {
-        fx_line_col(text, len, off, &line, &col);
+        pb_text_line_col(text, len, off, &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                    "%s:%zu:%zu: NUL is not allowed (write such bytes of a "
                    "TXT record as {\"hex\": \"...\"})",
@@ -932,7 +915,7 @@ dns_fixture_load_mem(const char *label, const void *p, size_t len,
 
         off = at != NULL && at >= text && at <= text + len ? (size_t)(at - text)
                                                            : len;
-        fx_line_col(text, len, off, &line, &col);
+        pb_text_line_col(text, len, off, &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                    "%s:%zu:%zu: not valid JSON", ld.label, line, col);
         goto out;

@@ -24,6 +24,7 @@
 #include "pb_buf.h"
 #include "pb_ctype.h"
 #include "pb_limits.h"
+#include "pb_text.h"
 #include "pb_xalloc.h"
 
 #define RJ_REGEX_FLAGS (REG_EXTENDED | REG_ICASE | REG_NOSUB)
@@ -269,55 +270,6 @@ rj_fail_code(struct rj_load *ld, enum pb_code code, const char *fmt, ...)
 
 #define rj_fail(ld, ...) rj_fail_code((ld), PB_E_SYNTAX, __VA_ARGS__)
 
-/*
- * Why (s, len) cannot be rule text, or NULL: controls would reach the
- * terminal and invalid UTF-8 the JSON report.
- */
-static const char *
-rj_text_check(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, k, n;
-    uint32_t c, min;
-
-    while (i < len) {
-        c = u[i];
-        if (c < 0x20 || c == 0x7f)
-            return "holds a control character";
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0) {
-            n = 1;
-            min = 0x80;
-            c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2;
-            min = 0x800;
-            c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3;
-            min = 0x10000;
-            c &= 0x07;
-        } else {
-            return "is not valid UTF-8";
-        }
-        if (n >= len - i)
-            return "is not valid UTF-8";
-        for (k = 1; k <= n; k++) {
-            if ((u[i + k] & 0xc0) != 0x80)
-                return "is not valid UTF-8";
-            c = (c << 6) | (u[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) ||
-            (c >= 0x80 && c <= 0x9f))
-            return "is not valid UTF-8 text";
-        i += n + 1;
-    }
-    return NULL;
-}
-
 /* A non-empty string of at most max octets of text; *out borrowed. */
 static int
 rj_string(struct rj_load *ld, const cJSON *j, size_t max, const char **out)
@@ -332,7 +284,7 @@ rj_string(struct rj_load *ld, const cJSON *j, size_t max, const char **out)
         return rj_fail(ld, "must not be empty");
     if (len > max)
         return rj_fail_code(ld, PB_E_LIMIT, "longer than %zu octets", max);
-    why = rj_text_check(j->valuestring, len);
+    why = pb_text_check(j->valuestring, len);
     if (why != NULL)
         return rj_fail(ld, "the string %s", why);
     *out = j->valuestring;
@@ -1093,24 +1045,6 @@ rj_undo(struct rj_load *ld)
     }
 }
 
-/* Line and column (from 1) of offset off in text. */
-static void
-rj_line_col(const char *text, size_t off, size_t *line, size_t *col)
-{
-    size_t i;
-
-    *line = 1;
-    *col = 1;
-    for (i = 0; i < off; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
 int
 reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
                  size_t len, struct pb_err *err)
@@ -1133,8 +1067,9 @@ reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
                           ld.label, PB_LIMIT_REJECT_FILE);
     text = pb_xmemdup(p, len);
     if (memchr(text, '\0', len) != NULL) {
-        rj_line_col(text, (size_t)((char *)memchr(text, '\0', len) - text),
-                    &line, &col);
+        pb_text_line_col(text, len,
+                         (size_t)((char *)memchr(text, '\0', len) - text),
+                         &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                    "%s:%zu:%zu: NUL is not allowed", ld.label, line, col);
         goto out;
@@ -1146,7 +1081,7 @@ reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
                          ? (size_t)(at - text)
                          : len;
 
-        rj_line_col(text, off, &line, &col);
+        pb_text_line_col(text, len, off, &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                    "%s:%zu:%zu: not valid JSON", ld.label, line, col);
         goto out;

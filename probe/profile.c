@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "pb_buf.h"
+#include "pb_text.h"
 #include "pb_xalloc.h"
 
 #ifndef PROBE_PROFILE_DIR
@@ -235,61 +236,6 @@ pf_warn(struct profile *p, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ */
 /* Values                                                              */
-
-/*
- * Why the text (s, len) cannot be a profile value, or NULL: CR, LF, NUL
- * and other C0 / C1 controls and DEL go into SMTP commands, URLs and
- * messages, and invalid UTF-8 into JSON reports.
- */
-static const char *
-pf_text_check(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, k, n;
-    uint32_t c, min;
-
-    while (i < len) {
-        c = u[i];
-        if (c == '\r' || c == '\n')
-            return "holds a line break (CR or LF)";
-        if (c == 0)
-            return "holds a NUL";
-        if (c < 0x20 || c == 0x7f)
-            return "holds a control character";
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0) {
-            n = 1;
-            min = 0x80;
-            c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2;
-            min = 0x800;
-            c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3;
-            min = 0x10000;
-            c &= 0x07;
-        } else {
-            return "is not valid UTF-8";
-        }
-        if (n >= len - i)
-            return "is not valid UTF-8";
-        for (k = 1; k <= n; k++) {
-            if ((u[i + k] & 0xc0) != 0x80)
-                return "is not valid UTF-8";
-            c = (c << 6) | (u[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return "is not valid UTF-8";
-        if (c >= 0x80 && c <= 0x9f)
-            return "holds a control character";
-        i += n + 1;
-    }
-    return NULL;
-}
 
 static bool
 pf_is_lower_name(const char *s, bool first_digit_ok, bool dash_ok)
@@ -724,7 +670,7 @@ pf_string(struct pf_load *ld, const cJSON *j, bool expand, char **dst)
     if (!cJSON_IsString(j))
         return pf_fail(ld, "expected a string");
     len = strlen(j->valuestring);
-    why = pf_text_check(j->valuestring, len);
+    why = pb_text_check(j->valuestring, len);
     if (why != NULL)
         return pf_fail(ld, "the string %s", why);
     if (len > PROFILE_LIMIT_STRING)
@@ -857,7 +803,7 @@ pf_sets_parse(struct pf_load *ld, const char *const *sets, size_t nsets)
             return pb_err_set(ld->err, PB_STAGE_CONFIG, PB_E_USAGE,
                               "%s: expected KEY=VALUE", s->shown);
         s->value = eq + 1;
-        why = pf_text_check(s->value, strlen(s->value));
+        why = pb_text_check(s->value, strlen(s->value));
         if (why != NULL)
             return pb_err_set(ld->err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                               "%s: the value %s", s->shown, why);
@@ -926,7 +872,7 @@ pf_vars_resolve(struct pf_load *ld)
         }
         e = v->env != NULL && !is_cleared ? getenv(v->env) : NULL;
         if (val == NULL && e != NULL && *e != '\0') {
-            why = pf_text_check(e, strlen(e));
+            why = pb_text_check(e, strlen(e));
             if (why != NULL)
                 return pb_err_set(ld->err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                                   "%s: environment variable %s (for "
@@ -1267,7 +1213,7 @@ pf_finish(struct pf_load *ld)
         if (u == NULL || *u == '\0')
             return pf_fail_code(
                 ld, PB_E_IO, "environment variable %s is not set", p->user_env);
-        why = pf_text_check(u, strlen(u));
+        why = pb_text_check(u, strlen(u));
         if (why != NULL || strlen(u) > PROFILE_LIMIT_STRING)
             return pf_fail(ld, "environment variable %s %s", p->user_env,
                            why != NULL ? why : "is too long");
@@ -1343,24 +1289,6 @@ pf_finish(struct pf_load *ld)
 /* ------------------------------------------------------------------ */
 /* Parsing a file                                                      */
 
-/* Line and column (from 1, in bytes) of offset off in (p, len). */
-static void
-pf_line_col(const char *p, size_t len, size_t off, size_t *line, size_t *col)
-{
-    size_t i;
-
-    *line = 1;
-    *col = 1;
-    for (i = 0; i < off && i < len; i++) {
-        if (p[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
 /*
  * cJSON turns "\u0000" into a NUL that silently ends the string; find one
  * (or a raw NUL byte) so it is an error, not a cut.  Returns its offset or
@@ -1435,7 +1363,7 @@ profile_parse(const char *name, const char *path, const void *data, size_t len,
     text = pb_xmemdup(data, len);
     off = pf_find_nul(text, len);
     if (off < len) {
-        pf_line_col(text, len, off, &line, &col);
+        pb_text_line_col(text, len, off, &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                    "%s:%zu:%zu: NUL is not allowed", ld.label, line, col);
         goto out;
@@ -1446,7 +1374,7 @@ profile_parse(const char *name, const char *path, const void *data, size_t len,
 
         off = at != NULL && at >= text && at <= text + len ? (size_t)(at - text)
                                                            : len;
-        pf_line_col(text, len, off, &line, &col);
+        pb_text_line_col(text, len, off, &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                    "%s:%zu:%zu: not valid JSON", ld.label, line, col);
         goto out;
