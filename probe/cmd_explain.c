@@ -78,32 +78,23 @@ enum {
 static int
 read_input(const char *path, struct pb_buf *b, struct pb_err *err)
 {
-    char chunk[65536];
     int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t got;
+    int rc, saved;
 
     if (fd < 0)
         return pb_err_set(err, PB_STAGE_IO, PB_E_IO, "%s: cannot open: %s",
                           path, strerror(errno));
-    for (;;) {
-        got = read(fd, chunk, sizeof(chunk));
-        if (got == -1 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        if (pb_buf_add(b, chunk, (size_t)got) < 0) {
-            if (fd != 0)
-                close(fd);
-            return pb_err_set(err, PB_STAGE_IO, PB_E_LIMIT,
-                              "%s: over the limit of %u bytes", path,
-                              PB_LIMIT_MSG_BYTES);
-        }
-    }
+    rc = pb_buf_read_fd(b, fd);
+    saved = errno;
     if (fd != 0)
         close(fd);
-    if (got < 0)
+    if (rc == -1)
         return pb_err_set(err, PB_STAGE_IO, PB_E_IO, "%s: cannot read: %s",
-                          path, strerror(errno));
+                          path, strerror(saved));
+    if (rc == -2)
+        return pb_err_set(err, PB_STAGE_IO, PB_E_LIMIT,
+                          "%s: over the limit of %u bytes", path,
+                          PB_LIMIT_MSG_BYTES);
     return 0;
 }
 

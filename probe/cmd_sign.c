@@ -142,22 +142,16 @@ esc(char *dst, size_t size, const char *s)
 static int
 read_message(int fd, const char *name, struct pb_buf *b, struct pb_err *err)
 {
-    char chunk[65536];
-    ssize_t got;
-
-    for (;;) {
-        got = read(fd, chunk, sizeof(chunk));
-        if (got == -1 && errno == EINTR)
-            continue;
-        if (got == -1)
-            return pb_err_set(err, PB_STAGE_IO, PB_E_IO, "cannot read %s: %s",
-                              name, strerror(errno));
-        if (got == 0)
-            return 0;
-        if (pb_buf_add(b, chunk, (size_t)got) == -1)
-            return pb_err_set(err, PB_STAGE_IO, PB_E_LIMIT,
-                              "message is over the limit of %u bytes",
-                              PB_LIMIT_MSG_BYTES);
+    switch (pb_buf_read_fd(b, fd)) {
+    case 0:
+        return 0;
+    case -1:
+        return pb_err_set(err, PB_STAGE_IO, PB_E_IO, "cannot read %s: %s", name,
+                          strerror(errno));
+    default:
+        return pb_err_set(err, PB_STAGE_IO, PB_E_LIMIT,
+                          "message is over the limit of %u bytes",
+                          PB_LIMIT_MSG_BYTES);
     }
 }
 

@@ -2,10 +2,12 @@
 /* Bounded growable byte strings and escaping of outside text: pb_buf.h. */
 #include "pb_buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pb_xalloc.h"
 
@@ -191,4 +193,23 @@ pb_buf_take(struct pb_buf *b, size_t *len)
         *len = b->len;
     pb_buf_init(b, b->limit);
     return p;
+}
+
+int
+pb_buf_read_fd(struct pb_buf *b, int fd)
+{
+    char chunk[65536];
+
+    for (;;) {
+        ssize_t got = read(fd, chunk, sizeof(chunk));
+
+        if (got == -1 && errno == EINTR)
+            continue;
+        if (got == -1)
+            return -1;
+        if (got == 0)
+            return 0;
+        if (pb_buf_add(b, chunk, (size_t)got) == -1)
+            return -2;
+    }
 }

@@ -29,6 +29,12 @@ PB_WUR int pb_buf_addf(struct pb_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append (p, len) escaped as pb_escape() does. */
 PB_WUR int pb_buf_add_escaped(struct pb_buf *b, const void *p, size_t len);
+/*
+ * Append everything fd has to read, up to b's limit.  Returns 0 at end of
+ * file, -1 when read() failed (errno says why), or -2 when the content
+ * would pass the limit (what fitted is kept).  EINTR is retried.
+ */
+PB_WUR int pb_buf_read_fd(struct pb_buf *b, int fd);
 /* Content; valid until the next mutation.  Never NULL. */
 const char *pb_buf_ptr(const struct pb_buf *b);
 /* Hand the content to the caller (free() it); b is empty again. */
