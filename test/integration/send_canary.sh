@@ -23,6 +23,8 @@
 set -u
 probe=${1:?usage: send_canary.sh PATH/TO/probe [GENDIR]}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/pki.sh
+source "$here/lib/pki.sh"
 smtp_py=$here/../support/hostile_smtp.py
 oauth_py=$here/../support/fake_oauth2.py
 addr=${PROBE_TEST_HOSTILE_ADDR:-127.0.5.1}
@@ -77,42 +79,12 @@ if ! "$probe" send --help >"$tmp/help" 2>&1; then
 fi
 
 # --- a throwaway CA and a certificate for hostile.test ------------------
-make_certs() { # DIR
-    local d=$1
-    mkdir -p "$d"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
-        -keyout "$d/ca.key" -out "$d/ca.pem" -subj "/CN=probe canary test CA" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" >"$d/openssl.log" 2>&1 &&
-        openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" \
-            -out "$d/server.csr" -subj "/CN=hostile.test" >>"$d/openssl.log" 2>&1 &&
-        printf '%s\n' "subjectAltName=DNS:hostile.test" "basicConstraints=CA:FALSE" \
-            "keyUsage=critical,digitalSignature,keyEncipherment" \
-            "extendedKeyUsage=serverAuth" >"$d/server.ext" &&
-        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-            -CAcreateserial -days 2 -extfile "$d/server.ext" \
-            -out "$d/server.pem" >>"$d/openssl.log" 2>&1
-}
-if ! make_certs "$tmp/pki"; then
+if ! pki_make "$tmp/pki" "probe canary test CA" hostile.test; then
     echo "send_canary: openssl could not make the test certificates:"
     cat "$tmp/pki/openssl.log"
     exit 1
 fi
 
-# wait_port FILE PID: the port a server printed as `PORT N`, or fail
-wait_port() {
-    local file=$1 pid=$2 port
-    for _ in $(seq 100); do
-        port=$(sed -n 's/^PORT \([0-9][0-9]*\)$/\1/p' "$file")
-        if [[ -n $port ]]; then
-            echo "$port"
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    return 1
-}
 
 # start_smtp CASE SCENARIO: sets srv_port; the log in $tmp/CASE.server.log
 start_smtp() {
@@ -124,7 +96,7 @@ start_smtp() {
         --cert "$tmp/pki/server.pem" --key "$tmp/pki/server.key" \
         --user "$user" --password "$password" --log "$tmp/$case.server.log" >"$tmp/$case.port" 2>"$tmp/$case.server.err" &
     srv_pid=$!
-    if ! srv_port=$(wait_port "$tmp/$case.port" "$srv_pid"); then
+    if ! srv_port=$(pki_wait_port "$tmp/$case.port" "$srv_pid"); then
         echo "send_canary: $case: hostile_smtp.py did not start:"
         cat "$tmp/$case.server.err"
         exit 1

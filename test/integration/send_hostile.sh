@@ -18,6 +18,8 @@
 set -u
 probe=${1:?usage: send_hostile.sh PATH/TO/probe [GENDIR]}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/pki.sh
+source "$here/lib/pki.sh"
 server_py=$here/../support/hostile_smtp.py
 addr=${PROBE_TEST_HOSTILE_ADDR:-127.0.5.1}
 timeout=2     # --stage-timeout: every greeting, command and data deadline
@@ -73,23 +75,7 @@ if ! "$probe" send --help >"$tmp/help" 2>&1; then
 fi
 
 # --- a throwaway CA and a certificate for hostile.test ------------------
-make_certs() { # DIR
-    local d=$1
-    mkdir -p "$d"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
-        -keyout "$d/ca.key" -out "$d/ca.pem" -subj "/CN=probe hostile test CA" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" >"$d/openssl.log" 2>&1 &&
-        openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" \
-            -out "$d/server.csr" -subj "/CN=hostile.test" >>"$d/openssl.log" 2>&1 &&
-        printf '%s\n' "subjectAltName=DNS:hostile.test" "basicConstraints=CA:FALSE" \
-            "keyUsage=critical,digitalSignature,keyEncipherment" \
-            "extendedKeyUsage=serverAuth" >"$d/server.ext" &&
-        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-            -CAcreateserial -days 2 -extfile "$d/server.ext" \
-            -out "$d/server.pem" >>"$d/openssl.log" 2>&1
-}
-if ! make_certs "$tmp/pki"; then
+if ! pki_make "$tmp/pki" "probe hostile test CA" hostile.test; then
     echo "send_hostile: openssl could not make the test certificates:"
     cat "$tmp/pki/openssl.log"
     exit 1
@@ -109,13 +95,7 @@ start_server() {
         --cert "$tmp/pki/server.pem" --key "$tmp/pki/server.key" \
         --log "$srv_log" "$@" >"$tmp/$case.port" 2>"$tmp/$case.server.err" &
     srv_pid=$!
-    srv_port=
-    for _ in $(seq 100); do
-        srv_port=$(sed -n 's/^PORT \([0-9][0-9]*\)$/\1/p' "$tmp/$case.port")
-        [[ -n $srv_port ]] && return 0
-        kill -0 "$srv_pid" 2>/dev/null || break
-        sleep 0.05
-    done
+    srv_port=$(pki_wait_port "$tmp/$case.port" "$srv_pid") && return 0
     echo "send_hostile: $case: hostile_smtp.py did not start:"
     cat "$tmp/$case.server.err"
     srv_pid=
