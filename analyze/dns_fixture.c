@@ -850,36 +850,6 @@ fx_load_name(struct fx_load *ld, const cJSON *j)
     return 0;
 }
 
-/*
- * cJSON turns "\u0000" into a NUL that silently ends the string; find one
- * (or a raw NUL byte) so it is an error, not a cut.  Returns its offset or
- * len.
- */
-static size_t
-fx_find_nul(const char *p, size_t len)
-{
-    bool is_in_string = false;
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] == '\0')
-            return i;
-        if (!is_in_string) {
-            is_in_string = p[i] == '"';
-            continue;
-        }
-        if (p[i] == '"') {
-            is_in_string = false;
-        } else if (p[i] == '\\' && i + 1 < len) {
-            if (p[i + 1] == 'u' && len - i >= 6 &&
-                memcmp(p + i + 2, "0000", 4) == 0)
-                return i;
-            i++;
-        }
-    }
-    return len;
-}
-
 int
 dns_fixture_load_mem(const char *label, const void *p, size_t len,
                      struct dns_fixture **out, struct pb_err *err)
@@ -900,7 +870,7 @@ dns_fixture_load_mem(const char *label, const void *p, size_t len,
                           PB_LIMIT_FIXTURE_BYTES);
     /* NUL-terminated so cJSON can tell the end from trailing garbage. */
     text = pb_xmemdup(p, len);
-    off = fx_find_nul(text, len);
+    off = pb_text_json_nul(text, len);
     if (off < len) {
         pb_text_line_col(text, len, off, &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,

@@ -1053,7 +1053,7 @@ reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
     cJSON *root = NULL;
     char *text = NULL;
     bool is_new = *rules == NULL;
-    size_t line, col;
+    size_t line, col, nul;
     int rc = -1;
 
     memset(&ld, 0, sizeof(ld));
@@ -1066,12 +1066,12 @@ reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
                           "%s: over the limit of %u bytes for a rule file",
                           ld.label, PB_LIMIT_REJECT_FILE);
     text = pb_xmemdup(p, len);
-    if (memchr(text, '\0', len) != NULL) {
-        pb_text_line_col(text, len,
-                         (size_t)((char *)memchr(text, '\0', len) - text),
-                         &line, &col);
+    nul = pb_text_json_nul(text, len);
+    if (nul < len) {
+        pb_text_line_col(text, len, nul, &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
-                   "%s:%zu:%zu: NUL is not allowed", ld.label, line, col);
+                   "%s:%zu:%zu: NUL (or \\u0000) is not allowed", ld.label,
+                   line, col);
         goto out;
     }
     root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "pb_text.h"
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 const char *
 pb_text_check(const void *p, size_t len)
@@ -67,4 +69,28 @@ pb_text_line_col(const char *p, size_t len, size_t off, size_t *line,
             (*col)++;
         }
     }
+}
+
+size_t
+pb_text_json_nul(const char *p, size_t len)
+{
+    bool is_in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\0')
+            return i;
+        if (!is_in_string) {
+            is_in_string = p[i] == '"';
+            continue;
+        }
+        if (p[i] == '"') {
+            is_in_string = false;
+        } else if (p[i] == '\\' && i + 1 < len) {
+            if (p[i + 1] == 'u' && len - i >= 6 &&
+                memcmp(p + i + 2, "0000", 4) == 0)
+                return i;
+            i++;
+        }
+    }
+    return len;
 }

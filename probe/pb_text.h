@@ -21,4 +21,11 @@ const char *pb_text_check(const void *p, size_t len);
 void pb_text_line_col(const char *p, size_t len, size_t off, size_t *line,
                       size_t *col);
 
+/*
+ * The offset of the first NUL in JSON text (p, len): a raw NUL byte, or a
+ * "\u0000" escape inside a string, which cJSON would turn into a NUL that
+ * silently ends the string.  len when there is none.
+ */
+size_t pb_text_json_nul(const char *p, size_t len);
+
 #endif

@@ -1289,36 +1289,6 @@ pf_finish(struct pf_load *ld)
 /* ------------------------------------------------------------------ */
 /* Parsing a file                                                      */
 
-/*
- * cJSON turns "\u0000" into a NUL that silently ends the string; find one
- * (or a raw NUL byte) so it is an error, not a cut.  Returns its offset or
- * len.
- */
-static size_t
-pf_find_nul(const char *p, size_t len)
-{
-    bool is_in_string = false;
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] == '\0')
-            return i;
-        if (!is_in_string) {
-            is_in_string = p[i] == '"';
-            continue;
-        }
-        if (p[i] == '"') {
-            is_in_string = false;
-        } else if (p[i] == '\\' && i + 1 < len) {
-            if (p[i + 1] == 'u' && len - i >= 6 &&
-                memcmp(p + i + 2, "0000", 4) == 0)
-                return i;
-            i++;
-        }
-    }
-    return len;
-}
-
 static struct profile *
 pf_new(const char *name, const char *path)
 {
@@ -1361,7 +1331,7 @@ profile_parse(const char *name, const char *path, const void *data, size_t len,
                           ld.label, PROFILE_LIMIT_BYTES);
     /* NUL-terminated so cJSON can tell the end from trailing garbage. */
     text = pb_xmemdup(data, len);
-    off = pf_find_nul(text, len);
+    off = pb_text_json_nul(text, len);
     if (off < len) {
         pb_text_line_col(text, len, off, &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
