@@ -367,7 +367,7 @@ rj_lower(int c)
  * character is kept: it occurs at least once).
  */
 static char *
-rj_literal(const char *pat)
+rj_literal_one(const char *pat)
 {
     char best[PB_LIMIT_REJECT_PATTERN + 1] = "", cur[sizeof(best)] = "";
     size_t nbest = 0, ncur = 0, depth = 0;
@@ -441,22 +441,88 @@ rj_literal(const char *pat)
     return nbest >= 3 ? pb_xmemdup(best, nbest) : NULL;
 }
 
-/* Whether (lower, len), in lower case, holds lit (lower case). */
-static bool
-rj_has_literal(const char *lower, size_t len, const char *lit)
+/*
+ * The literals of pat's top-level alternatives ("a|b(c|d)" has two), one
+ * per alternative and '\n' between them, or NULL when one alternative has
+ * none: a match contains at least one of them.
+ */
+static char *
+rj_literal(const char *pat)
 {
-    size_t n = strlen(lit);
-    const char *p = lower, *end = lower + len;
+    struct pb_buf out;
+    size_t depth = 0, start = 0, i;
+    char *alt, *lit;
 
-    while ((size_t)(end - p) >= n) {
-        p = memchr(p, lit[0], (size_t)(end - p) - n + 1);
-        if (p == NULL)
-            return false;
-        if (memcmp(p, lit, n) == 0)
-            return true;
-        p++;
+    pb_buf_init(&out, 2 * PB_LIMIT_REJECT_PATTERN + 2);
+    for (i = 0;; i++) {
+        char c = pat[i];
+
+        if (c == '\\' && pat[i + 1] != '\0') {
+            i++;
+            continue;
+        }
+        if (c == '[') {
+            size_t j = i + 1;
+
+            if (pat[j] == '^')
+                j++;
+            if (pat[j] == ']')
+                j++;
+            while (pat[j] != '\0' && pat[j] != ']')
+                j++;
+            if (pat[j] == '\0')
+                break;
+            i = j;
+            continue;
+        }
+        if (c == '(')
+            depth++;
+        else if (c == ')' && depth > 0)
+            depth--;
+        if (c != '\0' && !(c == '|' && depth == 0))
+            continue;
+        alt = pb_xmemdup(pat + start, i - start);
+        lit = rj_literal_one(alt);
+        free(alt);
+        if (lit == NULL || (out.len > 0 && pb_buf_addc(&out, '\n') < 0) ||
+            pb_buf_adds(&out, lit) < 0) {
+            free(lit);
+            pb_buf_release(&out);
+            return NULL;
+        }
+        free(lit);
+        if (c == '\0')
+            return pb_buf_take(&out, NULL);
+        start = i + 1;
     }
-    return false;
+    pb_buf_release(&out);
+    return NULL;
+}
+
+/* Whether (lower, len), in lower case, holds one of the '\n'-separated
+   literals in lits (lower case). */
+static bool
+rj_has_literal(const char *lower, size_t len, const char *lits)
+{
+    const char *lit = lits;
+
+    for (;;) {
+        const char *nl = strchr(lit, '\n');
+        size_t n = nl ? (size_t)(nl - lit) : strlen(lit);
+        const char *p = lower, *end = lower + len;
+
+        while ((size_t)(end - p) >= n) {
+            p = memchr(p, lit[0], (size_t)(end - p) - n + 1);
+            if (p == NULL)
+                break;
+            if (memcmp(p, lit, n) == 0)
+                return true;
+            p++;
+        }
+        if (nl == NULL)
+            return false;
+        lit = nl + 1;
+    }
 }
 
 /* Regular expressions. */
