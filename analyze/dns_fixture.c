@@ -20,6 +20,7 @@
 #include "pb_buf.h"
 #include "pb_limits.h"
 #include "pb_text.h"
+#include "pb_jpath.h"
 #include "pb_xalloc.h"
 
 /* What one type of a name, or a whole name, answers. */
@@ -334,74 +335,10 @@ dns_fixture_backend_borrow(struct dns_fixture *fx, struct dns_backend *out)
 
 struct fx_load {
     struct dns_fixture *fx;
-    char label[128]; /* the file, escaped */
-    char path[192];  /* the JSON path being checked, escaped */
-    size_t plen;
+    char label[128];    /* the file, escaped */
+    struct pb_jpath jp; /* the JSON path being read */
     struct pb_err *err;
 };
-
-/* Append to the path; a path that does not fit stays cut (msg is too). */
-static void
-fx_path_add(struct fx_load *ld, const char *s, size_t len)
-{
-    size_t room = sizeof(ld->path) - 1 - ld->plen;
-
-    if (len > room)
-        len = room;
-    memcpy(ld->path + ld->plen, s, len);
-    ld->plen += len;
-    ld->path[ld->plen] = '\0';
-}
-
-/* .KEY for identifiers, ."KEY" (escaped) for the rest. */
-static size_t
-fx_path_key(struct fx_load *ld, const char *key)
-{
-    size_t old = ld->plen, i, len = strlen(key);
-    bool is_ident = len > 0 && !(key[0] >= '0' && key[0] <= '9');
-    char esc[8];
-
-    for (i = 0; i < len && is_ident; i++) {
-        char c = key[i];
-
-        is_ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                   (c >= '0' && c <= '9') || c == '_';
-    }
-    fx_path_add(ld, ".", 1);
-    if (is_ident) {
-        fx_path_add(ld, key, len);
-        return old;
-    }
-    fx_path_add(ld, "\"", 1);
-    for (i = 0; i < len; i++) {
-        if (key[i] == '"') {
-            fx_path_add(ld, "\\\"", 2);
-        } else {
-            pb_escape_to(esc, sizeof(esc), key + i, 1);
-            fx_path_add(ld, esc, strlen(esc));
-        }
-    }
-    fx_path_add(ld, "\"", 1);
-    return old;
-}
-
-static size_t
-fx_path_index(struct fx_load *ld, int i)
-{
-    size_t old = ld->plen;
-    char buf[24];
-
-    snprintf(buf, sizeof(buf), "[%d]", i);
-    fx_path_add(ld, buf, strlen(buf));
-    return old;
-}
-
-static void
-fx_path_pop(struct fx_load *ld, size_t old)
-{
-    ld->plen = old;
-    ld->path[old] = '\0';
-}
 
 /* "label: .path: what"; returns -1. */
 static int __attribute__((format(printf, 2, 3)))
@@ -414,7 +351,7 @@ fx_fail(struct fx_load *ld, const char *fmt, ...)
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     return pb_err_set(ld->err, PB_STAGE_CONFIG, PB_E_SYNTAX, "%s: %s: %s",
-                      ld->label, ld->plen > 0 ? ld->path : ".", what);
+                      ld->label, ld->jp.len > 0 ? ld->jp.p : ".", what);
 }
 
 static int
@@ -443,7 +380,7 @@ fx_load_hex(struct fx_load *ld, const cJSON *j, size_t max, struct pb_buf *b)
 
     if (!cJSON_IsObject(j) || cJSON_GetArraySize(j) != 1 || !cJSON_IsString(h))
         return -2;
-    old = fx_path_key(ld, "hex");
+    old = pb_jpath_key(&ld->jp, "hex");
     n = strlen(h->valuestring);
     if (n % 2 != 0 || n / 2 > max)
         return fx_fail(ld,
@@ -460,7 +397,7 @@ fx_load_hex(struct fx_load *ld, const cJSON *j, size_t max, struct pb_buf *b)
             return fx_fail(ld, "record longer than %d bytes",
                            PB_LIMIT_DNS_RDATA);
     }
-    fx_path_pop(ld, old);
+    pb_jpath_pop(&ld->jp, old);
     return (long)(n / 2);
 }
 
@@ -542,22 +479,22 @@ fx_load_mx(struct fx_load *ld, const cJSON *j, struct dns_rr *rr)
     {
         if (strcmp(k->string, "preference") != 0 &&
             strcmp(k->string, "exchange") != 0) {
-            fx_path_key(ld, k->string);
+            pb_jpath_key(&ld->jp, k->string);
             return fx_fail(ld, "unknown key");
         }
     }
     pref = cJSON_GetObjectItemCaseSensitive(j, "preference");
     exch = cJSON_GetObjectItemCaseSensitive(j, "exchange");
-    old = fx_path_key(ld, "preference");
+    old = pb_jpath_key(&ld->jp, "preference");
     if (!cJSON_IsNumber(pref) || !(pref->valuedouble >= 0) ||
         !(pref->valuedouble <= 65535) ||
         pref->valuedouble != (double)(long)pref->valuedouble)
         return fx_fail(ld, "expected an integer 0..65535");
     rr->pref = (uint16_t)pref->valuedouble;
-    fx_path_pop(ld, old);
-    fx_path_key(ld, "exchange");
+    pb_jpath_pop(&ld->jp, old);
+    pb_jpath_key(&ld->jp, "exchange");
     rc = fx_load_data_name(ld, exch, rr);
-    fx_path_pop(ld, old);
+    pb_jpath_pop(&ld->jp, old);
     return rc;
 }
 
@@ -623,14 +560,14 @@ fx_load_txt(struct fx_load *ld, const cJSON *j, struct dns_rr *rr)
         /* [] is a record without strings, as dns_wire.c lets through. */
         cJSON_ArrayForEach(s, j)
         {
-            old = fx_path_index(ld, i++);
+            old = pb_jpath_index(&ld->jp, i++);
             if (fx_load_cstr(ld, s, &b, &len) == -1)
                 goto out;
             if (b.len + rr->nstr + 1 > PB_LIMIT_DNS_RDATA) {
                 fx_fail(ld, "record longer than %d bytes", PB_LIMIT_DNS_RDATA);
                 goto out;
             }
-            fx_path_pop(ld, old);
+            pb_jpath_pop(&ld->jp, old);
             if (rr->nstr == cap) {
                 cap = cap ? cap * 2 : 4;
                 rr->strlens =
@@ -682,7 +619,7 @@ fx_load_record(struct fx_load *ld, const cJSON *j, struct dns_rr *rr)
 static int
 fx_load_rcode(struct fx_load *ld, const cJSON *j)
 {
-    size_t old = fx_path_key(ld, "rcode");
+    size_t old = pb_jpath_key(&ld->jp, "rcode");
     int rcode = -1;
 
     if (cJSON_IsString(j))
@@ -695,7 +632,7 @@ fx_load_rcode(struct fx_load *ld, const cJSON *j)
         return fx_fail(ld, "expected a response code (NOERROR, FORMERR, "
                            "SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, ...) or "
                            "an integer 0..4095");
-    fx_path_pop(ld, old);
+    pb_jpath_pop(&ld->jp, old);
     return rcode;
 }
 
@@ -712,7 +649,7 @@ fx_load_type_object(struct fx_load *ld, const cJSON *j, struct fx_type *t)
             rc = k;
             continue;
         }
-        old = fx_path_key(ld, k->string);
+        old = pb_jpath_key(&ld->jp, k->string);
         if (strcmp(k->string, "detail") == 0)
             detail = k;
         else if (strcmp(k->string, "error") == 0)
@@ -721,7 +658,7 @@ fx_load_type_object(struct fx_load *ld, const cJSON *j, struct fx_type *t)
             return fx_fail(ld, "unknown key");
         if (!cJSON_IsString(k))
             return fx_fail(ld, "expected a string");
-        fx_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     if (error != NULL && rc == NULL && detail == NULL) {
         t->kind = FX_ERROR;
@@ -784,7 +721,7 @@ fx_load_type(struct fx_load *ld, const cJSON *j, struct fx_name *n,
     cJSON_ArrayForEach(r, j)
     {
         struct dns_rr *rr = &t->rr[t->nrr];
-        size_t old = fx_path_index(ld, i++);
+        size_t old = pb_jpath_index(&ld->jp, i++);
 
         rr->type = type;
         if (fx_load_record(ld, r, rr) == -1) {
@@ -793,7 +730,7 @@ fx_load_type(struct fx_load *ld, const cJSON *j, struct fx_name *n,
         }
         rr->owner = pb_xstrdup(n->name);
         t->nrr++;
-        fx_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     return 0;
 }
@@ -835,14 +772,14 @@ fx_load_name(struct fx_load *ld, const cJSON *j)
     cJSON_ArrayForEach(k, j)
     {
         uint16_t type = dns_type_from_name(k->string);
-        size_t old = fx_path_key(ld, k->string);
+        size_t old = pb_jpath_key(&ld->jp, k->string);
 
         if (fx_slot_index(type) < 0)
             return fx_fail(ld, "unknown record type (A, AAAA, CNAME, MX, "
                                "NS, PTR, SPF, TXT)");
         if (fx_load_type(ld, k, n, type) == -1)
             return -1;
-        fx_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     /* RFC 1034 §3.6.2: no other data beside a CNAME. */
     if (fx_name_cname(n) != NULL && fx_name_has_data(n, DNS_TYPE_CNAME))
@@ -862,6 +799,7 @@ dns_fixture_load_mem(const char *label, const void *p, size_t len,
 
     *out = NULL;
     memset(&ld, 0, sizeof(ld));
+    pb_jpath_init(&ld.jp, "", PB_JPATH_QUOTED);
     ld.err = err;
     pb_escape_to(ld.label, sizeof(ld.label), label, strlen(label));
     if (len > PB_LIMIT_FIXTURE_BYTES)
@@ -897,11 +835,11 @@ dns_fixture_load_mem(const char *label, const void *p, size_t len,
     }
     cJSON_ArrayForEach(j, root)
     {
-        size_t old = fx_path_key(&ld, j->string);
+        size_t old = pb_jpath_key(&ld.jp, j->string);
 
         if (fx_load_name(&ld, j) == -1)
             goto out;
-        fx_path_pop(&ld, old);
+        pb_jpath_pop(&ld.jp, old);
     }
     *out = ld.fx;
     ld.fx = NULL;

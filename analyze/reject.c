@@ -25,6 +25,7 @@
 #include "pb_ctype.h"
 #include "pb_limits.h"
 #include "pb_text.h"
+#include "pb_jpath.h"
 #include "pb_xalloc.h"
 
 #define RJ_REGEX_FLAGS (REG_EXTENDED | REG_ICASE | REG_NOSUB)
@@ -206,53 +207,9 @@ struct rj_load {
     struct reject_rules *set;
     size_t first_provider; /* providers and rules this file added */
     size_t first_rule;
-    char label[256]; /* the file, escaped */
-    char path[160];  /* the JSON path being read */
-    size_t plen;
+    char label[256];    /* the file, escaped */
+    struct pb_jpath jp; /* the JSON path being read */
 };
-
-static void
-rj_path_add(struct rj_load *ld, const char *s)
-{
-    size_t len = strlen(s), room = sizeof(ld->path) - 1 - ld->plen;
-
-    if (len > room)
-        len = room;
-    memcpy(ld->path + ld->plen, s, len);
-    ld->plen += len;
-    ld->path[ld->plen] = '\0';
-}
-
-/* .KEY (keys are checked against our list before they get here). */
-static size_t
-rj_path_key(struct rj_load *ld, const char *key)
-{
-    size_t old = ld->plen;
-    char esc[48];
-
-    pb_escape_to(esc, sizeof(esc), key, strlen(key));
-    rj_path_add(ld, ".");
-    rj_path_add(ld, esc);
-    return old;
-}
-
-static size_t
-rj_path_index(struct rj_load *ld, size_t i)
-{
-    size_t old = ld->plen;
-    char buf[24];
-
-    snprintf(buf, sizeof(buf), "[%zu]", i);
-    rj_path_add(ld, buf);
-    return old;
-}
-
-static void
-rj_path_pop(struct rj_load *ld, size_t old)
-{
-    ld->plen = old;
-    ld->path[old] = '\0';
-}
 
 /* "FILE: $.path: what"; returns -1. */
 static int __attribute__((format(printf, 3, 4)))
@@ -265,7 +222,7 @@ rj_fail_code(struct rj_load *ld, enum pb_code code, const char *fmt, ...)
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     return pb_err_set(ld->err, PB_STAGE_CONFIG, code, "%s: %s: %s", ld->label,
-                      ld->path, what);
+                      ld->jp.p, what);
 }
 
 #define rj_fail(ld, ...) rj_fail_code((ld), PB_E_SYNTAX, __VA_ARGS__)
@@ -340,13 +297,13 @@ rj_one_or_many(struct rj_load *ld, const cJSON *j, bool numbers_ok,
                             PB_LIMIT_REJECT_ALTS);
     cJSON_ArrayForEach(k, j)
     {
-        old = rj_path_index(ld, i);
+        old = pb_jpath_index(&ld->jp, i);
         if (!cJSON_IsString(k) && !(numbers_ok && cJSON_IsNumber(k)))
             return rj_fail(ld, numbers_ok ? "expected a string or a number"
                                           : "expected a string");
         if (each(ld, k, i, arg) == -1)
             return -1;
-        rj_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
         i++;
     }
     return 0;
@@ -740,7 +697,7 @@ rj_load_provider(struct rj_load *ld, const cJSON *j)
     memset(p, 0, sizeof(*p));
     cJSON_ArrayForEach(k, j)
     {
-        old = rj_path_key(ld, k->string);
+        old = pb_jpath_key(&ld->jp, k->string);
         i = rj_key(ld, k, keys, 5, &seen,
                    "a provider has name, host, text, description, source");
         if (i < 0)
@@ -768,7 +725,7 @@ rj_load_provider(struct rj_load *ld, const cJSON *j)
                 return -1;
             break;
         }
-        rj_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     if (p->name[0] == '\0')
         return rj_fail(ld, "a provider needs a name");
@@ -974,12 +931,12 @@ rj_load_rule(struct rj_load *ld, const cJSON *j)
     r->order = set->nrules - 1;
     cJSON_ArrayForEach(k, j)
     {
-        old = rj_path_key(ld, k->string);
+        old = pb_jpath_key(&ld->jp, k->string);
         key = rj_key(ld, k, rj_rule_keys, RK_COUNT, &seen,
                      "docs/rules.md lists the keys of a rule");
         if (key < 0 || rj_rule_field(ld, r, (enum rj_rule_key)key, k) == -1)
             return -1;
-        rj_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
         if (!(seen & (1u << required[i])))
@@ -999,10 +956,10 @@ rj_load_array(struct rj_load *ld, const cJSON *j, const char *what,
         return rj_fail(ld, "expected an array of %s", what);
     cJSON_ArrayForEach(k, j)
     {
-        old = rj_path_index(ld, i++);
+        old = pb_jpath_index(&ld->jp, i++);
         if (one(ld, k) == -1)
             return -1;
-        rj_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     return 0;
 }
@@ -1023,7 +980,7 @@ rj_load_root(struct rj_load *ld, const cJSON *root)
                            "providers, rules)");
     cJSON_ArrayForEach(k, root)
     {
-        old = rj_path_key(ld, k->string);
+        old = pb_jpath_key(&ld->jp, k->string);
         key = rj_key(ld, k, keys, 4, &seen,
                      "a rule file has description, sources, providers, "
                      "rules");
@@ -1040,11 +997,11 @@ rj_load_root(struct rj_load *ld, const cJSON *root)
             i = 0;
             cJSON_ArrayForEach(s, k)
             {
-                size_t o2 = rj_path_index(ld, i++);
+                size_t o2 = pb_jpath_index(&ld->jp, i++);
 
                 if (rj_string(ld, s, 1024, &str) == -1)
                     return -1;
-                rj_path_pop(ld, o2);
+                pb_jpath_pop(&ld->jp, o2);
             }
             break;
         case 2:
@@ -1056,7 +1013,7 @@ rj_load_root(struct rj_load *ld, const cJSON *root)
                 return -1;
             break;
         }
-        rj_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     return 0;
 }
@@ -1125,8 +1082,7 @@ reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
     memset(&ld, 0, sizeof(ld));
     ld.err = err;
     pb_escape_to(ld.label, sizeof(ld.label), name, strlen(name));
-    ld.path[0] = '$';
-    ld.plen = 1;
+    pb_jpath_init(&ld.jp, "$", PB_JPATH_BRACKET);
     if (len > PB_LIMIT_REJECT_FILE)
         return pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
                           "%s: over the limit of %u bytes for a rule file",

@@ -26,6 +26,7 @@
 
 #include "pb_buf.h"
 #include "pb_text.h"
+#include "pb_jpath.h"
 #include "pb_xalloc.h"
 
 #ifndef PROBE_PROFILE_DIR
@@ -115,10 +116,9 @@ struct pf_set {
 struct pf_load {
     struct pb_err *err;
     struct profile *p;
-    char label[256]; /* the file, escaped, for messages */
-    char spec[96];   /* the spec as given, escaped */
-    char path[160];  /* the JSON path of what is being read */
-    size_t plen;
+    char label[256];       /* the file, escaped, for messages */
+    char spec[96];         /* the spec as given, escaped */
+    struct pb_jpath jp;    /* the JSON path being read */
     const char *unset_var; /* the variable that left the last string empty */
     char host_unset[PF_MAX_NAME + 1];
     bool has_auth; /* auth given by the file or a --set */
@@ -135,63 +135,6 @@ pf_esc(char *dst, size_t size, const char *s)
     pb_escape_to(dst, size, s, strlen(s));
 }
 
-/* Append to the path; a path that does not fit stays cut (msg is too). */
-static void
-pf_path_add(struct pf_load *ld, const char *s, size_t len)
-{
-    size_t room = sizeof(ld->path) - 1 - ld->plen;
-
-    if (len > room)
-        len = room;
-    memcpy(ld->path + ld->plen, s, len);
-    ld->plen += len;
-    ld->path[ld->plen] = '\0';
-}
-
-/* .KEY for identifiers, ["KEY"] (escaped) for the rest. */
-static size_t
-pf_path_key(struct pf_load *ld, const char *key)
-{
-    size_t old = ld->plen, i, len = strlen(key);
-    bool is_ident = len > 0 && !(key[0] >= '0' && key[0] <= '9');
-    char esc[64];
-
-    for (i = 0; i < len && is_ident; i++) {
-        char c = key[i];
-
-        is_ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                   (c >= '0' && c <= '9') || c == '_';
-    }
-    if (is_ident) {
-        pf_path_add(ld, ".", 1);
-        pf_path_add(ld, key, len);
-        return old;
-    }
-    pf_path_add(ld, "[\"", 2);
-    pb_escape_to(esc, sizeof(esc), key, len);
-    pf_path_add(ld, esc, strlen(esc));
-    pf_path_add(ld, "\"]", 2);
-    return old;
-}
-
-static size_t
-pf_path_index(struct pf_load *ld, int i)
-{
-    size_t old = ld->plen;
-    char buf[24];
-
-    snprintf(buf, sizeof(buf), "[%d]", i);
-    pf_path_add(ld, buf, strlen(buf));
-    return old;
-}
-
-static void
-pf_path_pop(struct pf_load *ld, size_t old)
-{
-    ld->plen = old;
-    ld->path[old] = '\0';
-}
-
 /* "FILE: $.path: what" with code; returns -1. */
 static int __attribute__((format(printf, 3, 4)))
 pf_fail_code(struct pf_load *ld, enum pb_code code, const char *fmt, ...)
@@ -203,7 +146,7 @@ pf_fail_code(struct pf_load *ld, enum pb_code code, const char *fmt, ...)
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     return pb_err_set(ld->err, PB_STAGE_CONFIG, code, "%s: %s: %s", ld->label,
-                      ld->path, what);
+                      ld->jp.p, what);
 }
 
 #define pf_fail(ld, ...) pf_fail_code((ld), PB_E_SYNTAX, __VA_ARGS__)
@@ -710,7 +653,7 @@ pf_load_var(struct pf_load *ld, const cJSON *j, struct profile_var *v)
     cJSON_ArrayForEach(k, j)
     {
         int i = pf_key_find(keys, 4, k->string);
-        size_t old = pf_path_key(ld, k->string);
+        size_t old = pb_jpath_key(&ld->jp, k->string);
 
         if (i < 0)
             return pf_fail(ld, "unknown key (a variable has description, "
@@ -742,7 +685,7 @@ pf_load_var(struct pf_load *ld, const cJSON *j, struct profile_var *v)
                                      "variable");
             break;
         }
-        pf_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     if (!has_description)
         return pf_fail(ld, "a variable needs a \"description\" (it is shown "
@@ -760,7 +703,7 @@ pf_load_vars(struct pf_load *ld, const cJSON *j)
 
     if (j == NULL || cJSON_IsNull(j))
         return 0;
-    old = pf_path_key(ld, "variables");
+    old = pb_jpath_key(&ld->jp, "variables");
     if (!cJSON_IsObject(j))
         return pf_fail(ld, "expected an object of variables");
     if (cJSON_GetArraySize(j) > PROFILE_LIMIT_VARIABLES)
@@ -770,13 +713,13 @@ pf_load_vars(struct pf_load *ld, const cJSON *j)
         pb_xcalloc((size_t)cJSON_GetArraySize(j) + 1, sizeof(*ld->p->vars));
     cJSON_ArrayForEach(v, j)
     {
-        size_t o = pf_path_key(ld, v->string);
+        size_t o = pb_jpath_key(&ld->jp, v->string);
 
         if (pf_load_var(ld, v, &ld->p->vars[ld->p->nvars]) == -1)
             return -1;
-        pf_path_pop(ld, o);
+        pb_jpath_pop(&ld->jp, o);
     }
-    pf_path_pop(ld, old);
+    pb_jpath_pop(&ld->jp, old);
     return 0;
 }
 
@@ -928,7 +871,7 @@ pf_load_notes(struct pf_load *ld, const cJSON *j)
     p->notes = pb_xcalloc((size_t)cJSON_GetArraySize(j) + 1, sizeof(*p->notes));
     cJSON_ArrayForEach(n, j)
     {
-        size_t old = pf_path_index(ld, i++);
+        size_t old = pb_jpath_index(&ld->jp, i++);
         char *s;
 
         if (!cJSON_IsString(n))
@@ -937,7 +880,7 @@ pf_load_notes(struct pf_load *ld, const cJSON *j)
             return -1;
         if (s != NULL)
             p->notes[p->nnotes++] = s;
-        pf_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     return 0;
 }
@@ -963,7 +906,7 @@ pf_load_timeouts(struct pf_load *ld, const cJSON *j)
     cJSON_ArrayForEach(k, j)
     {
         int i = pf_key_find(keys, 4, k->string);
-        size_t old = pf_path_key(ld, k->string);
+        size_t old = pb_jpath_key(&ld->jp, k->string);
         double d;
 
         if (i < 0)
@@ -979,7 +922,7 @@ pf_load_timeouts(struct pf_load *ld, const cJSON *j)
                            "most %d",
                            PROFILE_MAX_TIMEOUT);
         *dst[i] = (long)(d * 1000 + 0.5);
-        pf_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     return 0;
 }
@@ -1016,7 +959,7 @@ pf_load_oauth2(struct pf_load *ld, const cJSON *j)
     cJSON_ArrayForEach(k, j)
     {
         int i = pf_key_find(keys, 9, k->string);
-        size_t old = pf_path_key(ld, k->string);
+        size_t old = pb_jpath_key(&ld->jp, k->string);
         const char *why = NULL;
 
         if (i < 0)
@@ -1028,7 +971,7 @@ pf_load_oauth2(struct pf_load *ld, const cJSON *j)
         if (pf_string(ld, k, true, dst[i]) == -1)
             return -1;
         if (*dst[i] == NULL) {
-            pf_path_pop(ld, old);
+            pb_jpath_pop(&ld->jp, old);
             continue;
         }
         if (**dst[i] == '\0')
@@ -1039,7 +982,7 @@ pf_load_oauth2(struct pf_load *ld, const cJSON *j)
             why = "must be the name of an environment variable";
         if (why != NULL)
             return pf_fail_value(ld, *dst[i], why);
-        pf_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     if (o->token_url == NULL)
         return pf_fail(ld, "token_url is required");
@@ -1129,7 +1072,7 @@ pf_load_root(struct pf_load *ld, const cJSON *root)
 
     cJSON_ArrayForEach(j, root)
     {
-        size_t old = pf_path_key(ld, j->string);
+        size_t old = pb_jpath_key(&ld->jp, j->string);
         int k = pf_key_find(pf_keys, K_COUNT, j->string);
 
         if (k < 0)
@@ -1140,7 +1083,7 @@ pf_load_root(struct pf_load *ld, const cJSON *root)
         seen |= 1u << k;
         if (pf_load_key(ld, (enum pf_key)k, j) == -1)
             return -1;
-        pf_path_pop(ld, old);
+        pb_jpath_pop(&ld->jp, old);
     }
     if (p->user != NULL && p->user_env != NULL)
         return pf_fail(ld, "user and user_env exclude each other");
@@ -1193,10 +1136,9 @@ pf_finish(struct pf_load *ld)
     bool has_password = p->password_env != NULL || p->password_file != NULL;
     const char *why;
 
-    ld->plen = 1;
-    ld->path[1] = '\0';
+    pb_jpath_pop(&ld->jp, 1); /* back to "$" */
     if (p->host == NULL) {
-        pf_path_key(ld, "host");
+        pb_jpath_key(&ld->jp, "host");
         if (ld->host_unset[0] != '\0')
             return pf_fail(ld, "variable %s has no value: --set %s=VALUE",
                            ld->host_unset, ld->host_unset);
@@ -1209,7 +1151,7 @@ pf_finish(struct pf_load *ld)
     if (p->user_env != NULL) {
         const char *u = getenv(p->user_env);
 
-        pf_path_key(ld, "user_env");
+        pb_jpath_key(&ld->jp, "user_env");
         if (u == NULL || *u == '\0')
             return pf_fail_code(
                 ld, PB_E_IO, "environment variable %s is not set", p->user_env);
@@ -1219,7 +1161,7 @@ pf_finish(struct pf_load *ld)
                            why != NULL ? why : "is too long");
         free(p->user);
         p->user = pb_xstrdup(u);
-        pf_path_pop(ld, 1);
+        pb_jpath_pop(&ld->jp, 1);
     }
     if (has_password && p->has_oauth2)
         return pf_fail(ld, "a password (password_env, password_file) and "
@@ -1228,7 +1170,7 @@ pf_finish(struct pf_load *ld)
         p->auth = p->has_oauth2     ? SMTP_AUTH_XOAUTH2
                   : p->user != NULL ? SMTP_AUTH_AUTO
                                     : SMTP_AUTH_NONE;
-    pf_path_key(ld, "auth");
+    pb_jpath_key(&ld->jp, "auth");
     switch (p->auth) {
     case SMTP_AUTH_NONE:
         if (ld->has_auth && (p->user != NULL || has_password || p->has_oauth2))
@@ -1267,7 +1209,7 @@ pf_finish(struct pf_load *ld)
                                "as)");
         break;
     }
-    pf_path_pop(ld, 1);
+    pb_jpath_pop(&ld->jp, 1);
     if (p->insecure)
         pf_warn(p,
                 "profile %s: insecure is true: the certificate of %s is "
@@ -1308,8 +1250,7 @@ pf_load_init(struct pf_load *ld, const char *name, const char *label,
     ld->err = err;
     pf_esc(ld->label, sizeof(ld->label), label);
     pf_esc(ld->spec, sizeof(ld->spec), name);
-    ld->path[0] = '$';
-    ld->plen = 1;
+    pb_jpath_init(&ld->jp, "$", PB_JPATH_BRACKET);
 }
 
 int
