@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "collect.h"
+#include "explain.h"
+#include "mailbox.h"
 #include "pb_buf.h"
 #include "pb_limits.h"
 #include "pb_log.h"
@@ -26,21 +30,24 @@
 #include "secret.h"
 #include "seeds.h"
 #include "send.h"
+#include "verdict.h"
 
 static const char usage[] =
-    "Usage: probe send --relay NAME|FILE|URL --to SEEDS --from ADDR "
+    "Usage: probe [send] --relay NAME|FILE|URL --to SEEDS --from ADDR "
     "[options]\n"
-    "       probe --relay NAME|FILE|URL --to SEEDS ...   (send is the "
-    "default)\n"
     "\n"
-    "Send one probe message per seed through your relay and report, per "
-    "seed,\n"
-    "whether it was accepted or at which SMTP stage it was refused, with "
-    "the\n"
-    "server's reply and the whole conversation (credentials redacted).\n"
-    "Each message carries its own token (X-Probe-Id and the body) so its "
-    "copy\n"
-    "can be found later.\n"
+    "The whole probe run: send one DKIM-signed probe message per seed "
+    "through\n"
+    "your relay, keep the SMTP conversation (credentials redacted), then "
+    "read\n"
+    "each copy back over IMAP (inbox or spam, and the receiver's own\n"
+    "Authentication-Results), collect the bounces from the envelope "
+    "sender's\n"
+    "mailbox, and say per seed where the mail went and, for every "
+    "rejection,\n"
+    "which check caused it and what to fix.  A generic refusal (550 5.7.0)\n"
+    "is correlated with the DNS audit of the From domain for the relay's\n"
+    "sending IP, the DKIM signature sent and what other receivers said.\n"
     "\n"
     "Relay:\n"
     "  --relay SPEC        a profile name (gmail, gmail-submission, m365,\n"
@@ -56,7 +63,8 @@ static const char usage[] =
     "                      (user=, password_env=, password_file=, "
     "ca_file=,\n"
     "                      address=, port=, tls=, auth=, helo=, "
-    "source_address=)\n"
+    "source_address=,\n"
+    "                      bounce_mailbox=)\n"
     "  --parallel N        connections at once, each reused for the next "
     "message\n"
     "                      (default: the profile's, else 1; at most 64)\n"
@@ -65,16 +73,18 @@ static const char usage[] =
     "                      the message (default 60, 60, 120)\n"
     "  --connect-timeout S deadline for TCP connect and TLS handshake "
     "(default 15)\n"
-    "  --dns-server H[:P]  look the relay host up through this DNS server "
-    "instead\n"
-    "                      of the system's (also --dns-fixture FILE, "
-    "--dns-record)\n"
+    "  --dns-server H[:P]  resolve the relay and run the audit through this "
+    "DNS\n"
+    "                      server instead of the system's (also "
+    "--dns-fixture FILE,\n"
+    "                      --dns-record FILE)\n"
     "\n"
     "Message:\n"
-    "  --to SEEDS          a seeds file (one address per line, "
-    "docs/seeds.md),\n"
-    "                      '-' for stdin, or addresses: "
-    "a@x.example,b@y.example\n"
+    "  --to SEEDS          a seeds file (one address per line, with "
+    "imap=... to read\n"
+    "                      the copy back; docs/seeds.md), '-' for stdin, "
+    "or\n"
+    "                      addresses: a@x.example,b@y.example (send only)\n"
     "  --from ADDR         the From address (default: the profile's user "
     "when it\n"
     "                      is an address)\n"
@@ -86,6 +96,7 @@ static const char usage[] =
     "campaign-like one\n"
     "  --html FILE         an HTML part (with --body: multipart/"
     "alternative)\n"
+    "  --header 'N: V'     add a header field (up to 32 times)\n"
     "  --unsubscribe URI   List-Unsubscribe: an https URL or "
     "mailto:ADDR\n"
     "                      (twice for both)\n"
@@ -99,6 +110,21 @@ static const char usage[] =
     "  --dkim-domain D     d= (default: the From domain)\n"
     "  --dkim-canon H/B    relaxed/relaxed (default) or simple/simple, ...\n"
     "\n"
+    "Reading back:\n"
+    "  --wait S            wait at most S seconds after sending for copies "
+    "and\n"
+    "                      bounces (default 60; the run ends as soon as "
+    "every\n"
+    "                      seed is settled); 0: send only, read nothing\n"
+    "  --bounce-mailbox L  where the relay's bounces land: one seeds-file "
+    "line\n"
+    "                      'ADDR imap=imaps://HOST password_file=F ...', or "
+    "none\n"
+    "                      (default: the profile's bounce_mailbox)\n"
+    "  --cleanup           delete the copies and bounces found\n"
+    "  --egress-ip ADDR    the IP the relay sends from, when no copy "
+    "shows it\n"
+    "\n"
     "Output:\n"
     "  --json FILE|-       the JSON report (docs/json.md) to FILE or stdout\n"
     "  --transcript        print every seed's SMTP transcript after the "
@@ -109,15 +135,21 @@ static const char usage[] =
     "\n"
     "Secrets come only from the environment or an owner-only file named "
     "by the\n"
-    "profile (password_env, password_file, or an OAuth2 refresh token for\n"
-    "XOAUTH2), never from the command line, and never reach the output: "
-    "AUTH\n"
-    "lines are redacted when they are captured.\n"
+    "profile or seed (password_env, password_file, or an OAuth2 refresh "
+    "token\n"
+    "for XOAUTH2), never from the command line, and never reach the "
+    "output.\n"
     "\n"
-    "Exit status: 0 every seed accepted; 1 a seed deferred (4xx); 2 a seed\n"
-    "rejected (5xx) or failed (timeout, TLS, connection); 3 nothing was "
-    "sent\n"
-    "(bad option, profile, seeds file, key or secret).\n"
+    "Outcomes per seed: inbox, spam, rejected (by the relay), bounced (by "
+    "the\n"
+    "receiver), deferred, missing (readable, but neither copy nor bounce in\n"
+    "time), error (could not find out), accepted (send only).\n"
+    "\n"
+    "Exit status: 0 every seed in the inbox, authenticated and aligned (or\n"
+    "accepted, send only); 1 spam, deferred, or delivered without passing\n"
+    "DMARC; 2 a seed rejected, bounced, missing or in error; 3 the probe "
+    "could\n"
+    "not run (bad option, profile, seeds file, key or secret).\n"
     "\n"
     "Examples:\n"
     "  probe --relay gmail --to seeds.txt --from news@example.com \\\n"
@@ -129,11 +161,11 @@ static const char usage[] =
     "  probe send --relay m365-connector --set tenant=contoso-com --to "
     "seeds.txt \\\n"
     "      --from alerts@contoso.com --json report.json\n"
-    "  scripts/lab up && probe send --relay lab --to "
-    "/tmp/probe-lab/seeds.txt \\\n"
+    "  scripts/lab up && probe --relay lab --to /tmp/probe-lab/seeds.txt "
+    "\\\n"
     "      --from probe@good.test --dkim-key "
     "/tmp/probe-lab/keys/good.test/lab.private \\\n"
-    "      --dkim-selector lab --transcript\n";
+    "      --dkim-selector lab --dns-server 127.0.1.53\n";
 
 enum {
     OPT_RELAY = CLI_OPT_FIRST_COMMAND,
@@ -156,9 +188,16 @@ enum {
     OPT_CONNECT_TIMEOUT,
     OPT_JSON,
     OPT_TRANSCRIPT,
+    OPT_WAIT,
+    OPT_BOUNCE_MAILBOX,
+    OPT_CLEANUP,
+    OPT_EGRESS_IP,
+    OPT_HEADER,
 };
 
 #define SEND_MAX_KEYS 2
+/* Seconds to wait for copies and bounces when --wait is not given. */
+#define SEND_DEFAULT_WAIT 60
 
 struct send_args {
     const char *relay;
@@ -186,6 +225,12 @@ struct send_args {
     long connect_timeout;
     const char *json;
     bool with_transcripts;
+    long wait; /* -1: the default */
+    const char *bounce_mailbox;
+    bool cleanup;
+    const char *egress_ip;
+    const char *headers[MSG_BUILD_MAX_HEADERS];
+    size_t nheaders;
     struct cli_dns dns;
 };
 
@@ -245,6 +290,11 @@ parse_args(int argc, char **argv, struct send_args *a)
         {"connect-timeout", 1, NULL, OPT_CONNECT_TIMEOUT},
         {"json", 1, NULL, OPT_JSON},
         {"transcript", 0, NULL, OPT_TRANSCRIPT},
+        {"wait", 1, NULL, OPT_WAIT},
+        {"bounce-mailbox", 1, NULL, OPT_BOUNCE_MAILBOX},
+        {"cleanup", 0, NULL, OPT_CLEANUP},
+        {"egress-ip", 1, NULL, OPT_EGRESS_IP},
+        {"header", 1, NULL, OPT_HEADER},
         {"help", 0, NULL, 'h'},
         CLI_DNS_LONGOPTS,
         {NULL, 0, NULL, 0},
@@ -254,6 +304,7 @@ parse_args(int argc, char **argv, struct send_args *a)
 
     optind = 1;
     opterr = 0;
+    a->wait = -1;
     while ((opt = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         switch (opt) {
         case 'h':
@@ -338,6 +389,32 @@ parse_args(int argc, char **argv, struct send_args *a)
         case OPT_TRANSCRIPT:
             a->with_transcripts = true;
             break;
+        case OPT_WAIT:
+            if (cli_parse_int(optarg, 0, COLLECT_MAX_WAIT_S, &a->wait) < 0)
+                return cli_usage("send", "--wait takes 0 to %d seconds",
+                                 COLLECT_MAX_WAIT_S);
+            break;
+        case OPT_BOUNCE_MAILBOX:
+            a->bounce_mailbox = optarg;
+            break;
+        case OPT_CLEANUP:
+            a->cleanup = true;
+            break;
+        case OPT_HEADER:
+            if (a->nheaders == MSG_BUILD_MAX_HEADERS)
+                return cli_usage("send", "at most %d --header",
+                                 MSG_BUILD_MAX_HEADERS);
+            a->headers[a->nheaders++] = optarg;
+            break;
+        case OPT_EGRESS_IP: {
+            struct ipaddr ip;
+
+            if (ipaddr_parse(optarg, &ip) < 0)
+                return cli_usage("send", "--egress-ip takes an IPv4 or IPv6 "
+                                         "address");
+            a->egress_ip = optarg;
+            break;
+        }
         default:
             if (cli_other_option("send", opt, argv, dns) < 0)
                 return -1;
@@ -488,9 +565,11 @@ load_keys(const struct send_args *a, struct send_options *o,
 }
 
 static int
-write_json(const char *path, const struct send_run *run, int code)
+write_json(const char *path, const struct send_run *run,
+           const struct collect *col, const struct run_verdicts *rv,
+           unsigned wait_s, int code)
 {
-    cJSON *o = report_send_json(run, code);
+    cJSON *o = report_run_json(run, col, rv, wait_s, code);
     char *text = cJSON_PrintUnformatted(o);
     FILE *f;
     int rc = 0;
@@ -525,34 +604,115 @@ write_json(const char *path, const struct send_run *run, int code)
     return rc;
 }
 
-/* The one line on stderr a non-zero exit owes: the first seed that was
-   not accepted, and how many others. */
+/* The one line on stderr a non-zero exit owes: the first seed that did
+   not reach the inbox cleanly, and how many others. */
 static void
-say_why(const struct send_run *run)
+say_why(const struct send_run *run, const struct run_verdicts *rv)
 {
-    size_t bad = run->nitems - run->counts[SMTP_ACCEPTED];
+    size_t bad = 0, first = rv->n;
 
     fflush(stdout);
-    for (size_t i = 0; i < run->nitems; i++) {
-        const struct smtp_job *j = &run->items[i].job;
-        char *addr;
+    for (size_t i = 0; i < rv->n; i++) {
+        const struct seed_verdict *v = &rv->v[i];
 
-        if (j->outcome == SMTP_ACCEPTED)
+        if (v->outcome == VERDICT_ACCEPTED ||
+            (v->outcome == VERDICT_INBOX && v->is_clean))
             continue;
-        addr = report_escape(run->items[i].seed->address);
-        fprintf(stderr, "probe send: %s %s at %s: ", addr,
-                smtp_outcome_name(j->outcome), pb_stage_name(j->err.stage));
-        if (j->err.reply != 0)
-            fprintf(stderr, "%d %s", j->err.reply, j->err.evidence);
-        else
-            fprintf(stderr, "%s", j->err.msg);
+        bad++;
+        if (first == rv->n)
+            first = i;
+    }
+    if (first == rv->n)
+        return;
+    {
+        const struct seed_verdict *v = &rv->v[first];
+        char *addr = report_escape(run->items[first].seed->address);
+
+        fprintf(stderr, "probe send: %s %s", addr,
+                verdict_outcome_name(v->outcome));
+        if (v->has_category)
+            fprintf(stderr, " (%s, %s confidence)",
+                    reject_category_name(v->rv.category),
+                    reject_confidence_name(v->rv.confidence));
+        fprintf(stderr, ": %s", v->summary);
         if (bad > 1)
-            fprintf(stderr, " (and %zu more of %zu seeds not accepted)",
-                    bad - 1, run->nitems);
+            fprintf(stderr, " (and %zu more of %zu seeds)", bad - 1, rv->n);
         fputc('\n', stderr);
         free(addr);
-        return;
     }
+}
+
+/* Progress for a person watching: on stderr, only on a terminal. */
+static void __attribute__((format(printf, 1, 2))) progress(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!isatty(STDERR_FILENO))
+        return;
+    fputs("probe: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" ...\n", stderr);
+}
+
+static bool
+has_collected(const struct collect *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->seeds[i].bounce.is_found || c->seeds[i].copy.is_found)
+            return true;
+    return false;
+}
+
+static bool
+has_correlation(const struct run_verdicts *rv)
+{
+    return rv->has_audit;
+}
+
+/*
+ * The mailbox of every readable seed (mb[i].host NULL: send only) and the
+ * bounce mailbox (--bounce-mailbox, else the profile's; "none": none).
+ */
+static int
+mailboxes_load(const struct send_args *a, const struct profile *p,
+               const struct seeds *seeds, struct mailbox **mbp,
+               struct mailbox *bounce, struct pb_err *err)
+{
+    const char *spec =
+        a->bounce_mailbox ? a->bounce_mailbox : p->bounce_mailbox;
+    struct mailbox *mb = pb_xcalloc(seeds->n ? seeds->n : 1, sizeof(*mb));
+
+    *mbp = mb;
+    if (a->wait == 0)
+        return 0;
+    for (size_t i = 0; i < seeds->n; i++)
+        if (mailbox_from_seed(&seeds->v[i], seeds->source, NULL, &mb[i], err) <
+            0)
+            return -1;
+    if (spec != NULL && strcmp(spec, "none") != 0) {
+        struct seeds one = {0};
+        const char *what =
+            a->bounce_mailbox ? "--bounce-mailbox" : "bounce_mailbox";
+        int rc;
+
+        if (seeds_parse(spec, strlen(spec), what, &one, err) < 0)
+            return -1;
+        if (one.n != 1 || one.v[0].imap_url == NULL) {
+            seeds_release(&one);
+            return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
+                              "%s: give one address with imap= and "
+                              "password_env= or password_file= "
+                              "(a seeds-file line, docs/seeds.md)",
+                              what);
+        }
+        rc = mailbox_from_seed(&one.v[0], what, "bounce mailbox", bounce, err);
+        seeds_release(&one);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int
@@ -565,6 +725,12 @@ cmd_send_main(int argc, char **argv)
     struct profile *profile = NULL;
     struct secret *secret = NULL;
     struct send_run run = {0};
+    struct mailbox *mb = NULL, bounce_mb = {0};
+    struct collect col = {0};
+    struct run_verdicts rv = {0};
+    struct reject_rules *rules = NULL;
+    struct dns_resolver *resolver = NULL;
+    bool has_verdicts = false;
     struct pb_buf body, html;
     struct pb_err err;
     int rc = CLI_UNKNOWN, prc;
@@ -604,6 +770,8 @@ cmd_send_main(int argc, char **argv)
     o.envelope_from = a.has_envelope_from ? a.envelope_from : NULL;
     o.subject = a.subject;
     o.one_click = a.one_click;
+    o.headers = a.headers;
+    o.nheaders = a.nheaders;
     for (size_t i = 0; i < a.nunsubscribe; i++) {
         const char *u = a.unsubscribe[i];
 
@@ -646,6 +814,35 @@ cmd_send_main(int argc, char **argv)
         goto out;
     }
     is_prepared = true;
+    if (mailboxes_load(&a, profile, &seeds, &mb, &bounce_mb, &err) < 0) {
+        rc = send_error(&err);
+        goto out;
+    }
+    col.n = run.nitems;
+    col.seeds = pb_xcalloc(run.nitems ? run.nitems : 1, sizeof(*col.seeds));
+    for (size_t i = 0; i < run.nitems; i++) {
+        col.seeds[i].address = run.items[i].seed->address;
+        col.seeds[i].token = run.items[i].token;
+        col.seeds[i].message_id = run.items[i].message_id;
+        col.seeds[i].mb = a.wait == 0 || mb[i].host == NULL ? NULL : &mb[i];
+    }
+    col.bounce_mb = a.wait == 0 || bounce_mb.host == NULL ? NULL : &bounce_mb;
+    col.wait_ms = (unsigned)(a.wait < 0 ? SEND_DEFAULT_WAIT : a.wait) * 1000;
+    col.cleanup = a.cleanup;
+    if (explain_rules_load(&rules, &err) < 0) {
+        rc = send_error(&err);
+        goto out;
+    }
+    col.rules = rules;
+    if (collect_has_work(&col)) {
+        progress("opening the seed mailboxes before sending");
+        if (collect_start(&col, &err) < 0) {
+            rc = send_error(&err);
+            goto out;
+        }
+    }
+    progress("sending %zu message(s) through %s:%u", run.nitems, profile->host,
+             profile->port);
     log_info("sending %zu message(s) through %s:%u over at most %u "
              "connection(s)",
              run.nitems, profile->host, profile->port, run.parallel);
@@ -653,16 +850,48 @@ cmd_send_main(int argc, char **argv)
         rc = send_error(&err);
         goto out;
     }
-    rc = send_exit_code(&run);
-    if (a.json == NULL || strcmp(a.json, "-") != 0)
-        report_send_text(stdout, &run, report_style_get(cli_use_color(stdout)),
-                         a.with_transcripts);
-    if (a.json != NULL && write_json(a.json, &run, rc) < 0)
+    for (size_t i = 0; i < run.nitems; i++)
+        col.seeds[i].is_accepted = run.items[i].job.outcome == SMTP_ACCEPTED;
+    if (collect_has_work(&col)) {
+        collect_sent(&col);
+        progress("waiting up to %u s for the copies%s", col.wait_ms / 1000,
+                 col.bounce_mb ? " and the bounces" : "");
+        collect_finish(&col);
+    }
+    if ((a.dns.server != NULL || a.dns.fixture != NULL ||
+         has_collected(&col)) &&
+        cli_dns_resolver("send", &a.dns, &resolver) < 0) {
+        rc = CLI_UNKNOWN;
+        goto out;
+    }
+    verdicts_build(&rv, &run, &col, rules, resolver, a.egress_ip);
+    has_verdicts = true;
+    rc = verdicts_exit_code(&rv);
+    if (a.json == NULL || strcmp(a.json, "-") != 0) {
+        const struct report_style *st = report_style_get(cli_use_color(stdout));
+
+        if (collect_has_work(&col) || has_correlation(&rv))
+            report_run_text(stdout, &run, &col, &rv, st, a.with_transcripts);
+        else
+            report_send_text(stdout, &run, st, a.with_transcripts);
+    }
+    if (a.json != NULL &&
+        write_json(a.json, &run, &col, &rv, col.wait_ms / 1000, rc) < 0)
         rc = CLI_UNKNOWN;
     if (rc == CLI_CRITICAL || rc == CLI_WARNING)
-        say_why(&run);
+        say_why(&run, &rv);
 
 out:
+    if (has_verdicts)
+        verdicts_release(&rv);
+    collect_release(&col);
+    free(col.seeds);
+    for (size_t i = 0; mb != NULL && i < seeds.n; i++)
+        mailbox_release(&mb[i]);
+    free(mb);
+    mailbox_release(&bounce_mb);
+    reject_rules_free(rules);
+    dns_resolver_free(resolver);
     if (is_prepared)
         send_run_release(&run);
     secret_free(secret);

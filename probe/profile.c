@@ -28,6 +28,7 @@
 #include "pb_text.h"
 #include "pb_jpath.h"
 #include "pb_xalloc.h"
+#include "seeds.h"
 
 #ifndef PROBE_PROFILE_DIR
 #define PROBE_PROFILE_DIR "/usr/share/probe/profiles"
@@ -59,6 +60,7 @@ enum pf_key {
     K_OAUTH2,
     K_TIMEOUTS,
     K_PARALLEL,
+    K_BOUNCE_MAILBOX,
     K_VARIABLES,
     K_COUNT,
 };
@@ -82,6 +84,7 @@ static const char *const pf_keys[K_COUNT] = {
     [K_OAUTH2] = "oauth2",
     [K_TIMEOUTS] = "timeouts",
     [K_PARALLEL] = "parallel",
+    [K_BOUNCE_MAILBOX] = "bounce_mailbox",
     [K_VARIABLES] = "variables",
 };
 
@@ -89,7 +92,8 @@ static const char *const pf_keys[K_COUNT] = {
 static bool
 pf_key_settable(enum pf_key k)
 {
-    return (k >= K_HOST && k <= K_PASSWORD_FILE) || k == K_PARALLEL;
+    return (k >= K_HOST && k <= K_PASSWORD_FILE) || k == K_PARALLEL ||
+           k == K_BOUNCE_MAILBOX;
 }
 
 static int
@@ -124,6 +128,7 @@ struct pf_load {
     bool has_auth; /* auth given by the file or a --set */
     struct pf_set *sets;
     size_t nsets;
+    char why[320]; /* a reason pf_assign() composed */
 };
 
 /* ------------------------------------------------------------------ */
@@ -424,6 +429,8 @@ pf_field_str(struct profile *p, enum pf_key k)
         return &p->password_env;
     case K_PASSWORD_FILE:
         return &p->password_file;
+    case K_BOUNCE_MAILBOX:
+        return &p->bounce_mailbox;
     default:
         return NULL;
     }
@@ -475,6 +482,24 @@ pf_assign(struct pf_load *ld, enum pf_key k, const char *v, bool may_clear)
     case K_USER:
     case K_PASSWORD_FILE:
         break;
+    case K_BOUNCE_MAILBOX: {
+        struct seeds one = {0};
+        struct pb_err e;
+
+        /* one seeds-file line (docs/seeds.md) that can be read */
+        if (seeds_parse(v, strlen(v), "bounce_mailbox", &one, &e) < 0) {
+            snprintf(ld->why, sizeof(ld->why), "is not a mailbox line: %s",
+                     e.msg);
+            return ld->why;
+        }
+        if (one.n != 1 || one.v[0].imap_url == NULL) {
+            seeds_release(&one);
+            return "must be one address with imap= and a password source "
+                   "(a seeds-file line, docs/seeds.md)";
+        }
+        seeds_release(&one);
+        break;
+    }
     case K_PORT:
         n = pf_parse_uint(v, 1, 65535);
         if (n < 0)
@@ -1522,6 +1547,16 @@ pf_dirs(struct pf_strv *dirs)
     pf_strv_add(dirs, pb_xstrdup(PROBE_PROFILE_DIR));
 }
 
+char **
+profile_dirs(size_t *n)
+{
+    struct pf_strv dirs = {0};
+
+    pf_dirs(&dirs);
+    *n = dirs.n;
+    return dirs.v;
+}
+
 static int
 pf_cmp_str(const void *a, const void *b)
 {
@@ -1688,6 +1723,7 @@ profile_free(struct profile *p)
     free(p->user_env);
     free(p->password_env);
     free(p->password_file);
+    free(p->bounce_mailbox);
     free(o->token_url);
     free(o->client_id);
     free(o->client_id_env);

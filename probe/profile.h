@@ -89,6 +89,11 @@ struct profile {
 
     struct smtp_timeouts timeouts; /* ms; 0 where the profile sets none */
     unsigned parallel;             /* 1..PROFILE_MAX_PARALLEL; 0: unset */
+    /*
+     * Where the relay's bounces for the envelope sender land: one line of
+     * the seeds-file format (docs/seeds.md) with imap=, or NULL.
+     */
+    char *bounce_mailbox;
 
     struct profile_var *vars;
     size_t nvars;
@@ -152,5 +157,12 @@ void profile_relay(const struct profile *p, const char *secret,
 /* The directory searched last, set at build time (PROBE_PROFILE_DIR: the
  * source tree's profiles/ unless the build says otherwise). */
 const char *profile_builtin_dir(void);
+
+/*
+ * The profile search path in order ($PROBE_PROFILE_PATH, the XDG or
+ * ~/.config directory, /etc/probe/profiles, profile_builtin_dir()): a
+ * malloc'd array of *n malloc'd strings, freed by the caller.
+ */
+char **profile_dirs(size_t *n);
 
 #endif

@@ -145,6 +145,22 @@ cJSON *report_send_json(const struct send_run *run, int exit_code);
  * and the counts; with_transcripts adds every seed's transcript. */
 void report_send_text(FILE *f, const struct send_run *run,
                       const struct report_style *st, bool with_transcripts);
+/* The lines above the table: run, relay, From and DKIM. */
+void report_send_header(FILE *f, const struct send_run *run,
+                        const struct report_style *st);
+/* Every seed's SMTP transcript, as --transcript prints them. */
+void report_send_transcripts(FILE *f, const struct send_run *run,
+                             const struct report_style *st);
+
+/* A whole probe run (verdict.h): the table and the remedies; --json. */
+struct run_verdicts;
+struct collect;
+void report_run_text(FILE *f, const struct send_run *run,
+                     const struct collect *col, const struct run_verdicts *rv,
+                     const struct report_style *st, bool with_transcripts);
+cJSON *report_run_json(const struct send_run *run, const struct collect *col,
+                       const struct run_verdicts *rv, unsigned wait_s,
+                       int exit_code);
 /* A transcript as a JSON array of {"t", "ms", "dir", "text"}. */
 cJSON *report_transcript_json(const struct pb_transcript *t);
 
@@ -152,6 +168,11 @@ cJSON *report_transcript_json(const struct pb_transcript *t);
 struct explain_result;
 /* One input's result as a JSON object (docs/json.md, "probe explain"). */
 cJSON *report_explain_json(const char *name, const struct explain_result *r);
+/* The same object as one line of JSON (the bytes cJSON_PrintUnformatted()
+ * gives) and a newline, appended to out; -1 when out's limit was reached. */
+struct pb_buf;
+int report_explain_json_line(struct pb_buf *out, const char *name,
+                             const struct explain_result *r);
 /* An input that could not be read: {"input", "kind": "error", "error"}. */
 cJSON *report_explain_error_json(const char *name, const char *error);
 /* One input's result for a person: per refusal the category, the reply,

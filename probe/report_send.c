@@ -289,11 +289,10 @@ outcome_color(const struct report_style *st, enum smtp_outcome o)
 }
 
 void
-report_send_text(FILE *f, const struct send_run *run,
-                 const struct report_style *st, bool with_transcripts)
+report_send_header(FILE *f, const struct send_run *run,
+                   const struct report_style *st)
 {
     const struct profile *p = run->profile;
-    size_t width = 4;
     char *host = report_escape(p->host);
     char *name = report_escape(p->name);
 
@@ -327,7 +326,36 @@ report_send_text(FILE *f, const struct send_run *run,
     if (run->opts->ndkim == 0)
         fprintf(f, ", not DKIM-signed");
     fprintf(f, "\n\n");
+}
 
+void
+report_send_transcripts(FILE *f, const struct send_run *run,
+                        const struct report_style *st)
+{
+    for (size_t i = 0; i < run->nitems; i++) {
+        const struct send_item *it = &run->items[i];
+        struct pb_buf b;
+        char *addr = report_escape(it->seed->address);
+
+        fprintf(f, "\n%s== %s%s\n", st->bold, addr, st->off);
+        free(addr);
+        if (it->job.transcript == NULL)
+            continue;
+        pb_buf_init(&b, 64u * 1024 * 1024);
+        if (pb_transcript_render_text(it->job.transcript, &b) < 0)
+            fprintf(f, "(transcript cut: too long to print)\n");
+        fwrite(pb_buf_ptr(&b), 1, b.len, f);
+        pb_buf_release(&b);
+    }
+}
+
+void
+report_send_text(FILE *f, const struct send_run *run,
+                 const struct report_style *st, bool with_transcripts)
+{
+    size_t width = 4;
+
+    report_send_header(f, run, st);
     for (size_t i = 0; i < run->nitems; i++) {
         size_t n = strlen(run->items[i].seed->address);
 
@@ -377,21 +405,6 @@ report_send_text(FILE *f, const struct send_run *run,
             run->counts[SMTP_ACCEPTED], run->counts[SMTP_DEFERRED],
             run->counts[SMTP_REJECTED], run->counts[SMTP_FAILED]);
 
-    if (!with_transcripts)
-        return;
-    for (size_t i = 0; i < run->nitems; i++) {
-        const struct send_item *it = &run->items[i];
-        struct pb_buf b;
-        char *addr = report_escape(it->seed->address);
-
-        fprintf(f, "\n%s== %s%s\n", st->bold, addr, st->off);
-        free(addr);
-        if (it->job.transcript == NULL)
-            continue;
-        pb_buf_init(&b, 64u * 1024 * 1024);
-        if (pb_transcript_render_text(it->job.transcript, &b) < 0)
-            fprintf(f, "(transcript cut: too long to print)\n");
-        fwrite(pb_buf_ptr(&b), 1, b.len, f);
-        pb_buf_release(&b);
-    }
+    if (with_transcripts)
+        report_send_transcripts(f, run, st);
 }

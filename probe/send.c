@@ -50,6 +50,8 @@ item_build(struct send_item *it, const struct send_options *o,
     mp.unsubscribe_url = o->unsubscribe_url;
     mp.unsubscribe_mailto = o->unsubscribe_mailto;
     mp.one_click = o->one_click;
+    mp.headers = o->headers;
+    mp.nheaders = o->nheaders;
     mp.token = it->token;
     if (msg_build(&mp, &plain, &plain_len, err) < 0)
         return -1;

@@ -41,6 +41,8 @@ struct send_options {
     const char *unsubscribe_url;
     const char *unsubscribe_mailto;
     bool one_click;
+    const char *const *headers; /* extra "Name: value" fields */
+    size_t nheaders;
     struct dkim_sign_params dkim[PB_LIMIT_DKIM_SIGNATURES];
     size_t ndkim;
     unsigned parallel; /* 0: the profile's, else 1 */

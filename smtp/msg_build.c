@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -300,9 +301,60 @@ check_body(const char *what, const char *p, size_t n, struct pb_err *err)
 }
 
 static int
+check_header(const char *h, struct pb_err *err)
+{
+    static const char *const own[] = {
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "x-probe-id",
+        "dkim-signature",
+    };
+    const char *colon = strchr(h, ':');
+    size_t n = colon ? (size_t)(colon - h) : 0;
+
+    if (colon == NULL || n == 0 || n > PB_LIMIT_MSG_FIELD_NAME)
+        return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
+                          "header `%.60s`: write it as Name: value", h);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)h[i] <= 32 || (unsigned char)h[i] >= 127)
+            return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
+                              "header `%.60s`: the name may hold only "
+                              "printable ASCII without spaces",
+                              h);
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (strlen(own[i]) == n && strncasecmp(h, own[i], n) == 0)
+            return pb_err_set(err, PB_STAGE_CONFIG, PB_E_USAGE,
+                              "header %.*s: probe writes that field itself",
+                              (int)n, h);
+    if (n >= 8 && strncasecmp(h, "content-", 8) == 0)
+        return pb_err_set(err, PB_STAGE_CONFIG, PB_E_USAGE,
+                          "header %.*s: probe writes the MIME fields itself",
+                          (int)n, h);
+    if (strlen(h) > PB_LIMIT_MSG_LINE)
+        return pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
+                          "header %.*s: longer than %d octets", (int)n, h,
+                          PB_LIMIT_MSG_LINE);
+    return check_text("header", colon + 1, err);
+}
+
+static int
 check_params(const struct msg_build_params *p, struct pb_err *err)
 {
     size_t i;
+
+    if (p->nheaders > MSG_BUILD_MAX_HEADERS)
+        return pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
+                          "more than %d extra header fields",
+                          MSG_BUILD_MAX_HEADERS);
+    for (i = 0; i < p->nheaders; i++)
+        if (check_header(p->headers[i], err) == -1)
+            return -1;
 
     if (p->from == NULL)
         return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX, "no From address");
@@ -550,6 +602,10 @@ put_header(struct mb *m, const struct msg_build_params *p, const char *token,
     if (p->one_click)
         puts_(m, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
     putf(m, "X-Probe-Id: %s\r\n", token);
+    for (i = 0; i < p->nheaders; i++) {
+        puts_(m, p->headers[i]);
+        puts_(m, "\r\n");
+    }
 }
 
 /* ------------------------------------------------------------------ */

@@ -160,7 +160,17 @@ struct msg_build_params {
     bool one_click;    /* List-Unsubscribe-Post (RFC 8058): needs the URL */
     const char *token; /* NULL: a new one from msg_build_token() */
     time_t date;       /* Date:; 0: now */
+    /*
+     * Extra header fields, each "Name: value" on one line (no CR, LF or
+     * NUL; at most PB_LIMIT_MSG_LINE octets), written after X-Probe-Id.
+     * Fields the builder writes itself (From, To, Subject, Date,
+     * Message-ID, MIME-Version, Content-*, List-Unsubscribe*, X-Probe-Id,
+     * DKIM-Signature) are refused.  At most MSG_BUILD_MAX_HEADERS.
+     */
+    const char *const *headers;
+    size_t nheaders;
 };
+#define MSG_BUILD_MAX_HEADERS 32
 
 /*
  * Write a new probe token (MSG_BUILD_TOKEN_LEN characters and a NUL) to

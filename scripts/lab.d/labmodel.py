@@ -474,10 +474,16 @@ def prepare(lab):
     doc = status_doc(p)
     write(p("lab.json"), json.dumps(doc, indent=2) + "\n")
     for name, prof in doc["relays"].items():
-        write(prof["profile"], json.dumps(
-            {k: prof[k] for k in ("host", "port", "tls", "user",
-                                  "password_file", "ca_file")},
-            indent=2) + "\n")
+        keys = ("host", "port", "tls", "user", "password_file", "ca_file")
+        profile = {k: prof[k] for k in keys}
+        # where the relay's DSNs land, for `probe` to read them back
+        profile["bounce_mailbox"] = doc["bounce_mailbox"]["seeds_line"]
+        write(prof["profile"], json.dumps(profile, indent=2) + "\n")
+    for s in doc["scenarios"].values():
+        if s["body_file"]:
+            write(s["body_file"],
+                  "A probe message with a body the receiver refuses:\n\n"
+                  "%s\n" % s["body_token"])
     for name, path in doc["seeds_files"].items():
         seeds = [s for s in doc["seeds"] if name == "all"
                  or s["provider"] == name]
@@ -507,6 +513,18 @@ def relay_profiles(p):
              "like": "smtp-relay.gmail.com / a Microsoft 365 connector"}
     return {"submission": sub, "submission-wrong-password": wrong,
             "allowlist": allow}
+
+
+def bounce_line(p, gm):
+    """The bounce mailbox as one seeds-file line (relay profiles'
+    bounce_mailbox, docs/seeds.md)."""
+    attrs = [("imap", "imaps://%s:%d" % (gm["imap_host"], PORTS["imaps"])),
+             ("address", gm["ip"]), ("user", RELAY_USER),
+             ("password_file", p("secrets", "relay.pass")),
+             ("ca_file", p("tls", "ca.crt")), ("provider", gm["provider"]),
+             ("authserv_id", gm["authserv_id"])]
+    return RELAY_USER + "".join(
+        "  %s=%s" % (k, seeds_value(v)) for k, v in attrs)
 
 
 def seed_list(p):
@@ -579,6 +597,10 @@ def status_doc(p):
                 seeds_txt_files[which], "--from", sender]
         if key:
             args += ["--dkim-key", key, "--dkim-selector", SELECTOR]
+        body_file = None
+        if s["body_token"]:
+            body_file = p("body-%s.txt" % s["name"])
+            args += ["--body", body_file]
         args += ["--dns-server", "%s:%d" % (IP["dns"], PORTS["dns"])]
         if s["source"] == "client":
             src = {"address": "127.0.0.1",
@@ -600,6 +622,7 @@ def status_doc(p):
                     "dkim": ("%s._domainkey.%s" % (SELECTOR, s["domain"])
                              if s["dkim"] else None)},
             "body_token": s["body_token"],
+            "body_file": body_file,
             "expected": dict(s["expected"], **(
                 {"authserv_id": [RECEIVERS[t]["authserv_id"]
                                  for t in s["to"]]}
@@ -631,6 +654,7 @@ def status_doc(p):
         "bounce_mailbox": {"address": RELAY_USER, "user": RELAY_USER,
                            "password_file": p("secrets", "relay.pass"),
                            "imap": "gmail", "authserv_id": gm["authserv_id"],
+                           "seeds_line": bounce_line(p, gm),
                            "note": "every DSN the relay sends lands here"},
         "dkim": {d: {"selector": SELECTOR, "key_file": p.key(d)}
                  for d in signing_domains()},

@@ -41,7 +41,7 @@ PY
 run() {
     local name=$1 want=$2
     shift 2
-    "$probe" send --json "$tmp/$name.json" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+    "$probe" send --wait 0 --json "$tmp/$name.json" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
     local got=$?
     if [[ $got != "$want" ]]; then
         bad "$name: exit $got, expected $want"
@@ -90,7 +90,7 @@ if run auth-fail 2 --relay lab --set "password_file=$lab/secrets/wrong.pass" \
     --to seed@gmail.test --from probe@good.test; then
     json_has "$tmp/auth-fail.json" 's["outcome"] == "rejected" and e["stage"] == "auth" and e["reply"] == 535 and e["status"] == "5.7.8"' \
         && ok || bad "auth-fail: not rejected at auth with 535 5.7.8"
-    grep -q "rejected at auth: 535" "$tmp/auth-fail.err" && ok || bad "auth-fail: stderr line"
+    grep -q "rejected (smtp-auth, high confidence): the relay refused it at auth: 535" "$tmp/auth-fail.err" && ok || bad "auth-fail: stderr line"
 fi
 
 # 3. Relay denied: the allowlist relay from an unregistered address.

@@ -785,3 +785,48 @@ Test(msg_build, signed_message_verifies_with_dkimpy)
     dkim_sign_key_free(rsa);
     free(m);
 }
+
+Test(msg_build, extra_header_fields)
+{
+    static const char *const ok[] = {
+        "Authentication-Results: mx.example; dmarc=pass",
+        "X-Campaign: spring 2026",
+    };
+    static const struct {
+        const char *h;
+        enum pb_code code;
+        const char *why;
+    } bad[] = {
+        {"Subject: again", PB_E_USAGE, "writes that field itself"},
+        {"content-type: text/plain", PB_E_USAGE, "MIME fields"},
+        {"X-Probe-Id: forged", PB_E_USAGE, "writes that field itself"},
+        {"No colon here", PB_E_SYNTAX, "Name: value"},
+        {": no name", PB_E_SYNTAX, "Name: value"},
+        {"Bad Name: x", PB_E_SYNTAX, "printable ASCII"},
+        {"X-Inject: a\r\nBcc: victim@example.org", PB_E_SYNTAX, "line break"},
+        {"X-Ctl: a\x01b", PB_E_SYNTAX, "control character"},
+    };
+    struct msg_build_params p;
+    size_t n;
+    char *m;
+    const char *x;
+
+    base_params(&p);
+    p.headers = ok;
+    p.nheaders = 2;
+    m = build(&p, &n);
+    assert_lines(m, n);
+    x = strstr(m, "X-Probe-Id: ");
+    cr_assert_not_null(x);
+    cr_assert_not_null(strstr(x, "\r\nAuthentication-Results: mx.example; "
+                                 "dmarc=pass\r\nX-Campaign: spring 2026\r\n"),
+                       "%.600s", m);
+    free(m);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *one[1] = {bad[i].h};
+
+        p.headers = one;
+        p.nheaders = 1;
+        build_refused(&p, bad[i].code, bad[i].why);
+    }
+}
