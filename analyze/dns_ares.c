@@ -20,6 +20,7 @@
 #include <ares.h>
 
 #include "dns_int.h"
+#include "pb_clock.h"
 #include "pb_limits.h"
 #include "pb_xalloc.h"
 
@@ -43,10 +44,7 @@ struct ares_job {
 static int64_t
 ares_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return pb_clock_mono_ms();
 }
 
 /* Translate a c-ares outcome without a message into our answer. */

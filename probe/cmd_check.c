@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "cli.h"
+#include "pb_clock.h"
 #include "pb_buf.h"
 #include "pb_limits.h"
 #include "pb_xalloc.h"
@@ -444,10 +445,7 @@ worker_main(void *arg)
 static double
 now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return pb_clock_mono_s();
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "pb_clock.h"
 #include "pb_log.h"
 #include "pb_xalloc.h"
 
@@ -43,19 +44,13 @@ struct collect_watcher {
 static double
 now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return pb_clock_mono_s();
 }
 
 static long long
 wall_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return pb_clock_wall_ms();
 }
 
 static bool

@@ -37,6 +37,7 @@
 
 #include <libetpan/libetpan.h>
 
+#include "pb_clock.h"
 #include "pb_buf.h"
 #include "pb_log.h"
 #include "pb_xalloc.h"
@@ -144,10 +145,7 @@ struct imap_conn {
 static int64_t
 now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return pb_clock_mono_ms();
 }
 
 /* ------------------------------------------------------------------ */

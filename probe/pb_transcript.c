@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pb_clock.h"
 #include "pb_limits.h"
 #include "pb_xalloc.h"
 
@@ -38,11 +39,7 @@ struct pb_transcript {
 static int64_t
 clock_ms(clockid_t id)
 {
-    struct timespec ts;
-
-    if (clock_gettime(id, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return id == CLOCK_MONOTONIC ? pb_clock_mono_ms() : pb_clock_wall_ms();
 }
 
 const char *

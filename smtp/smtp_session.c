@@ -25,6 +25,7 @@
 
 #include <curl/curl.h>
 
+#include "pb_clock.h"
 #include "pb_buf.h"
 #include "pb_limits.h"
 #include "pb_transcript.h"
@@ -114,10 +115,7 @@ struct session {
 static int64_t
 now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return pb_clock_mono_ms();
 }
 
 /* ------------------------------------------------------------------ */
