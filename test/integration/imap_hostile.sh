@@ -21,8 +21,8 @@
 set -u
 probe=${1:?usage: imap_hostile.sh PATH/TO/probe [GENDIR]}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib/pki.sh
-source "$here/lib/pki.sh"
+# shellcheck source=lib/hostile.sh
+source "$here/lib/hostile.sh"
 server_py=$here/../support/hostile_imap.py
 drive=${PROBE_IMAP_DRIVE:-$(dirname "$probe")/test/imap_drive}
 addr=${PROBE_TEST_IMAP_ADDR:-127.0.6.1}
@@ -33,88 +33,34 @@ cap=30         # seconds: a run still going then is killed (exit 124)
 user=seed@hostile.test
 password="pw-$RANDOM$RANDOM-\"quoted\\back"
 token="ya29.tok-$RANDOM$RANDOM"
-pass=0 fail=0
-srv_pid=
+hostile_setup imap_hostile
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/imap_hostile.XXXXXX") || exit 1
-stop_server() {
-    if [[ -n $srv_pid ]]; then
-        kill "$srv_pid" 2>/dev/null
-        wait "$srv_pid" 2>/dev/null
-    fi
-    srv_pid=
-}
-cleanup() {
-    stop_server
-    if [[ -n ${PROBE_TEST_KEEP:-} ]]; then
-        echo "kept $tmp"
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*"
-}
-
-missing=()
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-command -v timeout >/dev/null 2>&1 || missing+=("timeout (coreutils)")
-[[ -x /usr/bin/time ]] || missing+=("time (GNU time, /usr/bin/time)")
-if ((${#missing[@]})); then
-    echo "imap_hostile: missing ${missing[*]}; install them (scripts/deps does) and run again"
-    exit 1
-fi
+hostile_need python3 openssl timeout time
 if [[ ! -x $drive ]]; then
     echo "imap_hostile: no driver at $drive (build the tests: target imap_drive)"
     exit 1
 fi
-if [[ ! $addr =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
-    echo "imap_hostile: $addr: loopback (127.0.0.0/8) only"
-    exit 1
-fi
-if ! pki_make "$tmp/pki" "probe hostile test CA" hostile.test; then
-    echo "imap_hostile: openssl could not make the test certificates:"
-    cat "$tmp/pki/openssl.log"
-    exit 1
-fi
+hostile_loopback
+hostile_pki "probe hostile test CA"
 
 # start_server CASE MODE [hostile_imap.py options...]: sets srv_port
 start_server() {
     local case=$1 mode=$2
     shift 2
-    stop_server
-    : >"$tmp/$case.server.log"
-    : >"$tmp/$case.port"
-    python3 "$server_py" --listen "$addr" --port 0 --mode "$mode" \
-        --cert "$tmp/pki/server.pem" --key "$tmp/pki/server.key" \
-        --user "$user" --password "$password" --token "$token" \
-        --log "$tmp/$case.server.log" "$@" \
-        >"$tmp/$case.port" 2>"$tmp/$case.server.err" &
-    srv_pid=$!
-    srv_port=$(pki_wait_port "$tmp/$case.port" "$srv_pid") && return 0
-    echo "imap_hostile: $case: hostile_imap.py did not start:"
-    cat "$tmp/$case.server.err"
-    srv_pid=
-    return 1
+    hostile_start "$case" "$server_py" --mode "$mode" --user "$user" \
+        --password "$password" --token "$token" "$@"
 }
 
 # drive CASE [imap_drive options and commands...]: the driver under GNU
-# time with the common options; sets rc (124: hung, killed after $cap s)
+# time with the common options, --host $imap_host or hostile.test; sets rc
+# (124: hung, killed after $cap s)
 drive() {
     local case=$1
     shift
-    IMAP_TEST_SECRET=$secret /usr/bin/time -f '%e %M' -o "$tmp/$case.time" \
-        timeout -k 5 "$cap" "$drive" --host hostile.test --port "$srv_port" \
-        --address "$addr" --user "$user" --password-env IMAP_TEST_SECRET \
-        --timeout-ms "$timeout_ms" "$@" >"$tmp/$case.out" 2>"$tmp/$case.err"
-    rc=$?
-    tail -n 1 "$tmp/$case.time" >"$tmp/$case.time1"
+    IMAP_TEST_SECRET=$secret hostile_timed "$case" "$drive" \
+        --host "${imap_host:-hostile.test}" --port "$srv_port" --address "$addr" \
+        --user "$user" --password-env IMAP_TEST_SECRET \
+        --timeout-ms "$timeout_ms" "$@"
 }
 
 # expect CASE CHECK...: each CHECK is WHAT OP VALUE, OP one of = != <= >=
@@ -125,89 +71,36 @@ drive() {
 expect() {
     local case=$1
     shift
-    if python3 - "$tmp" "$case" "$rc" "$password" "$token" "$user" "$@" <<'EOF'; then
-import base64, re, sys
+    hostile_py "$tmp" "$case" "$rc" "$password" "$token" "$user" "$@" <<'EOF'
+import base64, sys
+from hostile_expect import MISSING, Case
 
-tmp, case, rc, password, token, user = sys.argv[1:7]
-checks = sys.argv[7:]
-def text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-tm = text("%s/%s.time1" % (tmp, case)).split()
-MISSING = object()
-def lookup(what):
-    if what == "rc":
-        return rc
-    if what == "time":
-        return tm[0] if tm else MISSING
-    if what == "rss":
-        return tm[1] if len(tm) > 1 else MISSING
-    if what in ("out", "err"):
-        return text("%s/%s.%s" % (tmp, case, what))
-    if what == "server":
-        return text("%s/%s.server.log" % (tmp, case))
-    return MISSING
-
-failed = []
-for check in checks:
-    m = re.match(r"^(.*?)(<=|>=|!=|!~|=|~)(.*)$", check, re.S)
-    what, op, want = m.groups()
-    got = lookup(what)
-    if got is MISSING:
-        good = op in ("!=", "!~")
-    elif op == "=":
-        good = got == want
-    elif op == "!=":
-        good = got != want
-    elif op == "~":
-        good = re.search(want, got) is not None
-    elif op == "!~":
-        good = re.search(want, got) is None
-    else:
-        try:
-            g, w = float(got), float(want)
-            good = g <= w if op == "<=" else g >= w
-        except ValueError:
-            good = False
-    if not good:
-        shown = "(missing)" if got is MISSING else got
-        if op == "!~":
-            hit = re.search(want, got)
-            shown = "..." + got[max(0, hit.start() - 40):hit.end() + 40]
-        if len(shown) > 300:
-            shown = shown[:300] + "..."
-        failed.append("%s %s %s, got %s" % (what, op, want, shown))
+c = Case(*sys.argv[1:4])
+password, token, user = sys.argv[4:7]
+c.more = lambda what: c.text(what) if what in ("out", "err") else MISSING
+failed = c.failures(sys.argv[7:], 300)
 # the secret, in any form we could have sent it, is nowhere in our output
 forms = [password, token,
          base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode(),
          base64.b64encode(("user=%s\x01auth=Bearer %s\x01\x01" %
                            (user, token)).encode()).decode()]
 for what in ("out", "err"):
-    got = lookup(what)
+    got = c.text(what)
     for f in forms:
         if f in got:
             failed.append("the secret is in %s" % what)
 if not failed:
     sys.exit(0)
-print("FAIL: %s: %s" % (case, "; ".join(failed)))
-print("    rc %s%s, time/rss %s" % (rc, " (hung: killed by timeout)"
-                                 if rc == "124" else "", " ".join(tm) or "?"))
+c.say_failed(failed)
 for what in ("out", "err"):
-    for line in text("%s/%s.%s" % (tmp, case, what)).strip().splitlines()[-8:]:
+    for line in c.text(what).strip().splitlines()[-8:]:
         print("    %s: %s" % (what, line[:300]))
 sys.exit(1)
 EOF
-        ok
-    else
-        fail=$((fail + 1))
-    fi
+    tally $?
 }
 
-within="time<=$(python3 -c "print($timeout_ms / 1000 + $margin)")"
-not_early="time>=$(python3 -c "print($timeout_ms / 1000 - 0.3)")"
+hostile_deadline "$timeout_ms / 1000"
 tls=(--ca-file "$tmp/pki/ca.pem")
 secret=$password
 
@@ -226,12 +119,9 @@ expect normal rc=0 "out~verified=yes" "out~TLSv1\\.[23]" \
     'out~C: [0-9]+ LIST "" "\*" RETURN \(SPECIAL-USE\)' \
     'out~BODY\[HEADER\] \{[0-9]+\}\\r\\n\{[0-9]+ octets\}' \
     "server~BODY\\.PEEK\\[HEADER\\]" "server~(?m)^[0-9]+ IDLE" "time<=2"
-base_rss=$(cut -d' ' -f2 "$tmp/normal.time1" 2>/dev/null)
 # Under ASan the absolute bound means nothing: then a case may use at most
 # 32 MB more than the normal one.
-if ldd "$drive" 2>/dev/null | grep -q 'libasan' && [[ $base_rss =~ ^[0-9]+$ ]]; then
-    rss_max=$((base_rss + 32768))
-fi
+hostile_asan_rss "$drive" normal
 # the wait returned within a second of the server's EXISTS (0.5 s)
 python3 - "$tmp/normal.out" <<'EOF' && ok || bad "normal: wait took too long"
 import re, sys
@@ -304,13 +194,7 @@ expect readonly-delete rc=2 "out~error: stage=usage code=usage.*read-only"
 drive wrong-ca --tls implicit examine INBOX
 expect wrong-ca rc=2 "out~error: stage=tls code=network" \
     "out~certificate verification failed" "server!~LOGIN" "$within"
-IMAP_TEST_SECRET=$secret /usr/bin/time -f '%e %M' -o "$tmp/wrong-name.time" \
-    timeout -k 5 "$cap" "$drive" --host other.test --port "$srv_port" \
-    --address "$addr" --user "$user" --password-env IMAP_TEST_SECRET \
-    --timeout-ms "$timeout_ms" --tls implicit "${tls[@]}" examine INBOX \
-    >"$tmp/wrong-name.out" 2>"$tmp/wrong-name.err"
-rc=$?
-tail -n 1 "$tmp/wrong-name.time" >"$tmp/wrong-name.time1"
+imap_host=other.test drive wrong-name --tls implicit "${tls[@]}" examine INBOX
 expect wrong-name rc=2 "out~error: stage=tls code=network" \
     "out~certificate verification failed.*(hostname|host name)" "$within"
 # --insecure: no verification, and the report says so
@@ -370,6 +254,4 @@ drive search-flood --tls implicit "${tls[@]}" select INBOX search-from 1
 expect search-flood rc=2 "out~(?m)^error: stage=imap code=limit " \
     "out~IMAP_LIMIT_(UIDS|WORDS)" "$within" "rss<=$rss_max"
 
-stop_server
-echo "$pass passed, $fail failed"
-((fail == 0))
+hostile_done

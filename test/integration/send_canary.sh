@@ -23,8 +23,8 @@
 set -u
 probe=${1:?usage: send_canary.sh PATH/TO/probe [GENDIR]}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib/pki.sh
-source "$here/lib/pki.sh"
+# shellcheck source=lib/hostile.sh
+source "$here/lib/hostile.sh"
 smtp_py=$here/../support/hostile_smtp.py
 oauth_py=$here/../support/fake_oauth2.py
 addr=${PROBE_TEST_HOSTILE_ADDR:-127.0.5.1}
@@ -36,71 +36,20 @@ client_id=canary-client.apps.hostile.test
 client_secret=GOCSPX-Canary-Secret-4b2a91
 refresh_token=1//Canary-Refresh-0c9d8e7f6a5b
 
-pass=0 fail=0
-srv_pid='' oauth_pid=''
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/send_canary.XXXXXX") || exit 1
-stop_pid() { # VAR
-    local pid=${!1}
-    if [[ -n $pid ]]; then
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    fi
-    printf -v "$1" ''
-}
-cleanup() {
-    stop_pid srv_pid
-    stop_pid oauth_pid
-    if [[ -n ${PROBE_TEST_KEEP:-} ]]; then
-        echo "kept $tmp"
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+oauth_pid=''
+hostile_pids+=(oauth_pid)
+hostile_setup send_canary
 
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*"
-}
-
-missing=()
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-if ((${#missing[@]})); then
-    echo "send_canary: missing ${missing[*]}; install them (scripts/deps does) and run again"
-    exit 1
-fi
-if ! "$probe" send --help >"$tmp/help" 2>&1; then
-    echo "send_canary: $probe has no working \`send\` command:"
-    head -5 "$tmp/help"
-    exit 1
-fi
+hostile_need python3 openssl
+hostile_has_send "$probe"
 
 # --- a throwaway CA and a certificate for hostile.test ------------------
-if ! pki_make "$tmp/pki" "probe canary test CA" hostile.test; then
-    echo "send_canary: openssl could not make the test certificates:"
-    cat "$tmp/pki/openssl.log"
-    exit 1
-fi
-
+hostile_pki "probe canary test CA"
 
 # start_smtp CASE SCENARIO: sets srv_port; the log in $tmp/CASE.server.log
 start_smtp() {
-    local case=$1 scenario=$2
-    stop_pid srv_pid
-    : >"$tmp/$case.server.log"
-    : >"$tmp/$case.port"
-    python3 "$smtp_py" --listen "$addr" --port 0 --scenario "$scenario" \
-        --cert "$tmp/pki/server.pem" --key "$tmp/pki/server.key" \
-        --user "$user" --password "$password" --log "$tmp/$case.server.log" >"$tmp/$case.port" 2>"$tmp/$case.server.err" &
-    srv_pid=$!
-    if ! srv_port=$(pki_wait_port "$tmp/$case.port" "$srv_pid"); then
-        echo "send_canary: $case: hostile_smtp.py did not start:"
-        cat "$tmp/$case.server.err"
-        exit 1
-    fi
+    hostile_start "$1" "$smtp_py" --scenario "$2" --user "$user" \
+        --password "$password" || exit 1
 }
 
 # run_probe CASE [options...]: probe send at its highest verbosity with
@@ -126,9 +75,9 @@ check_case() {
     local case=$1 want_rc=$2 mech=$3 outcome=$4
     local report=$tmp/$case.json
     [[ -f $report || $outcome == - ]] || report=$tmp/$case.out # --json -
-    if python3 - "$tmp" "$case" "$rc" "$want_rc" "$mech" "$outcome" "$report" \
+    python3 - "$tmp" "$case" "$rc" "$want_rc" "$mech" "$outcome" "$report" \
         "${cache:-$tmp/$case.cache}" "$user" "$password" "$refresh_token" \
-        "$client_secret" "$client_id" "${oauth_pid:-0}" <<'EOF'; then
+        "$client_secret" "$client_id" "${oauth_pid:-0}" <<'EOF'
 import base64, json, os, re, stat, sys
 
 (tmp, case, rc, want_rc, mech, outcome, report, cache, user, password,
@@ -272,10 +221,7 @@ for line in read("%s/%s.err" % (tmp, case)).splitlines()[-4:]:
     print("    stderr: %s" % line[:300])
 sys.exit(1)
 EOF
-        ok
-    else
-        fail=$((fail + 1))
-    fi
+    tally $?
 }
 
 # --- password: AUTH PLAIN and AUTH LOGIN, and a refused AUTH ------------
@@ -379,5 +325,4 @@ elif start_oauth xoauth2; then
 fi
 unset PROBE_CANARY_CLIENT_SECRET PROBE_CANARY_REFRESH
 
-echo "$pass passed, $fail failed"
-((fail == 0))
+hostile_done

@@ -18,88 +18,31 @@
 set -u
 probe=${1:?usage: send_hostile.sh PATH/TO/probe [GENDIR]}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib/pki.sh
-source "$here/lib/pki.sh"
+# shellcheck source=lib/hostile.sh
+source "$here/lib/hostile.sh"
 server_py=$here/../support/hostile_smtp.py
 addr=${PROBE_TEST_HOSTILE_ADDR:-127.0.5.1}
 timeout=2     # --stage-timeout: every greeting, command and data deadline
 margin=2.5    # seconds a failure may take past its deadline
 rss_max=65536 # KB: peak RSS for the 1 MiB line and the 100,000 lines
 cap=30        # seconds: a probe run still going then is killed (exit 124)
-pass=0 fail=0
-srv_pid=
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/send_hostile.XXXXXX") || exit 1
-stop_server() {
-    if [[ -n $srv_pid ]]; then
-        kill "$srv_pid" 2>/dev/null
-        wait "$srv_pid" 2>/dev/null
-    fi
-    srv_pid=
-}
-cleanup() {
-    stop_server
-    if [[ -n ${PROBE_TEST_KEEP:-} ]]; then
-        echo "kept $tmp"
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*"
-}
+hostile_setup send_hostile
 
 # --- what the test needs -------------------------------------------------
-missing=()
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-command -v timeout >/dev/null 2>&1 || missing+=("timeout (coreutils)")
-[[ -x /usr/bin/time ]] || missing+=("time (GNU time, /usr/bin/time)")
-if ((${#missing[@]})); then
-    echo "send_hostile: missing ${missing[*]}; install them (scripts/deps does) and run again"
-    exit 1
-fi
-if [[ ! $addr =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
-    echo "send_hostile: $addr: loopback (127.0.0.0/8) only"
-    exit 1
-fi
-if ! "$probe" send --help >"$tmp/help" 2>&1; then
-    echo "send_hostile: $probe has no working \`send\` command:"
-    head -5 "$tmp/help"
-    exit 1
-fi
+hostile_need python3 openssl timeout time
+hostile_loopback
+hostile_has_send "$probe"
 
 # --- a throwaway CA and a certificate for hostile.test ------------------
-if ! pki_make "$tmp/pki" "probe hostile test CA" hostile.test; then
-    echo "send_hostile: openssl could not make the test certificates:"
-    cat "$tmp/pki/openssl.log"
-    exit 1
-fi
+hostile_pki "probe hostile test CA"
 
 # --- the server ---------------------------------------------------------
-# start_server CASE SCENARIO [hostile_smtp.py options...]: sets srv_port,
-# srv_log ($tmp/CASE.server.log: every byte the client sent)
+# start_server CASE SCENARIO [hostile_smtp.py options...]: sets srv_port;
+# $tmp/CASE.server.log gets every byte the client sent
 start_server() {
     local case=$1 scenario=$2
     shift 2
-    stop_server
-    srv_log=$tmp/$case.server.log
-    : >"$srv_log"
-    : >"$tmp/$case.port"
-    python3 "$server_py" --listen "$addr" --port 0 --scenario "$scenario" \
-        --cert "$tmp/pki/server.pem" --key "$tmp/pki/server.key" \
-        --log "$srv_log" "$@" >"$tmp/$case.port" 2>"$tmp/$case.server.err" &
-    srv_pid=$!
-    srv_port=$(pki_wait_port "$tmp/$case.port" "$srv_pid") && return 0
-    echo "send_hostile: $case: hostile_smtp.py did not start:"
-    cat "$tmp/$case.server.err"
-    srv_pid=
-    return 1
+    hostile_start "$case" "$server_py" --scenario "$scenario" "$@"
 }
 
 # run_probe CASE [probe send options...]: runs probe under GNU time with
@@ -108,14 +51,9 @@ start_server() {
 run_probe() {
     local case=$1
     shift
-    /usr/bin/time -f '%e %M' -o "$tmp/$case.time" \
-        timeout -k 5 "$cap" "$probe" send --from probe@hostile.test --stage-timeout "$timeout" \
-        --set address="$addr" --set ca_file="$tmp/pki/ca.pem" \
-        --json "$tmp/$case.json" -v "$@" \
-        >"$tmp/$case.out" 2>"$tmp/$case.err"
-    rc=$?
-    # GNU time writes "Command exited with non-zero status N" first
-    tail -n 1 "$tmp/$case.time" >"$tmp/$case.time1"
+    hostile_timed "$case" "$probe" send --from probe@hostile.test \
+        --stage-timeout "$timeout" --set address="$addr" \
+        --set ca_file="$tmp/pki/ca.pem" --json "$tmp/$case.json" -v "$@"
 }
 
 # expect CASE CHECK...: each CHECK is PATH OP VALUE, OP one of = != <= >=
@@ -127,36 +65,21 @@ run_probe() {
 expect() {
     local case=$1
     shift
-    if python3 - "$tmp" "$case" "$rc" "$@" <<'EOF'; then
-import json, re, sys
+    hostile_py "$tmp" "$case" "$rc" "$@" <<'EOF'
+import json, sys
+from hostile_expect import MISSING, Case
 
-tmp, case, rc, checks = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-def text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-tm = text("%s/%s.time1" % (tmp, case)).split()
+c = Case(*sys.argv[1:4])
 report, report_err = None, None
 try:
-    with open("%s/%s.json" % (tmp, case)) as f:
+    with open(c.path("json")) as f:
         report = json.load(f)
 except (OSError, ValueError) as e:
     report_err = str(e)
 
-MISSING = object()
-def lookup(path):
-    if path == "rc":
-        return rc
-    if path == "time":
-        return tm[0] if tm else MISSING
-    if path == "rss":
-        return tm[1] if len(tm) > 1 else MISSING
+def more(path):
     if path == "stderr":
-        return text("%s/%s.err" % (tmp, case))
-    if path == "server":
-        return text("%s/%s.server.log" % (tmp, case))
+        return c.text("err")
     node = report
     if node is None:
         return MISSING
@@ -180,41 +103,12 @@ def lookup(path):
         return json.dumps(node)
     return str(node)
 
-failed = []
-for check in checks:
-    m = re.match(r"^(.*?)(<=|>=|!=|!~|=|~)(.*)$", check, re.S)
-    path, op, want = m.groups()
-    got = lookup(path)
-    if got is MISSING:
-        good = op in ("!=", "!~")
-    elif op == "=":
-        good = got == want
-    elif op == "!=":
-        good = got != want
-    elif op == "~":
-        good = re.search(want, got) is not None
-    elif op == "!~":
-        good = re.search(want, got) is None
-    else:
-        try:
-            g, w = float(got), float(want)
-            good = g <= w if op == "<=" else g >= w
-        except ValueError:
-            good = False
-    if not good:
-        shown = "(missing)" if got is MISSING else got
-        if op == "!~":
-            hit = re.search(want, got)
-            shown = "..." + got[max(0, hit.start() - 40):hit.end() + 40]
-        if len(shown) > 200:
-            shown = shown[:200] + "..."
-        failed.append("%s %s %s, got %s" % (path, op, want, shown))
+c.more = more
+failed = c.failures(sys.argv[4:], 200)
 if not failed:
     sys.exit(0)
-print("FAIL: %s: %s" % (case, "; ".join(failed)))
-print("    rc %s%s, time/rss %s" % (rc, " (hung: killed by timeout)"
-                                 if rc == "124" else "", " ".join(tm) or "?"))
-err = text("%s/%s.err" % (tmp, case)).strip().splitlines()
+c.say_failed(failed)
+err = c.text("err").strip().splitlines()
 for line in err[-6:]:
     print("    stderr: %s" % line[:300])
 if report is None:
@@ -230,16 +124,12 @@ else:
             print("      %s %s" % (e.get("dir"), str(e.get("text"))[:160]))
 sys.exit(1)
 EOF
-        ok
-    else
-        fail=$((fail + 1))
-    fi
+    tally $?
 }
 
 relay() { echo "smtp://hostile.test:$srv_port"; }
 seed=seed@hostile.test
-within="time<=$(python3 -c "print($timeout + $margin)")"
-not_early="time>=$(python3 -c "print($timeout - 0.3)")"
+hostile_deadline "$timeout"
 
 # failed_case CASE SCENARIO STAGE CODE [--server-option VALUE | CHECK]...:
 # the case fails at STAGE with CODE (a regex), exit 2, within the deadline,
@@ -276,12 +166,9 @@ expect normal rc=0 seeds/0/address=$seed seeds/0/outcome=accepted \
     "server~(?m)^#### conn 1 tls " "server~(?i)MAIL FROM:<probe@hostile\\.test>" \
     "server~(?i)RCPT TO:<seed@hostile\\.test>" "server~X-Probe-Id: " \
     "time<=$timeout"
-base_rss=$(cut -d' ' -f2 "$tmp/normal.time1" 2>/dev/null)
 # Under ASan (shadow memory, quarantine) the absolute bound means nothing:
 # then a hostile case may use at most 32 MB more than the normal one.
-if ldd "$probe" 2>/dev/null | grep -q 'libasan' && [[ $base_rss =~ ^[0-9]+$ ]]; then
-    rss_max=$((base_rss + 32768))
-fi
+hostile_asan_rss "$probe" normal
 
 # implicit TLS (RFC 8314), the same server with TLS from the first byte
 start_server smtps normal --implicit-tls || exit 1
@@ -291,12 +178,9 @@ expect smtps rc=0 seeds/0/outcome=accepted seeds/0/smtp/tls/verified=true \
 
 # a CA we were not told about: certificate verification is on by default
 start_server wrong-ca normal || exit 1
-/usr/bin/time -f '%e %M' -o "$tmp/wrong-ca.time" \
-    timeout -k 5 "$cap" "$probe" send --from probe@hostile.test --stage-timeout "$timeout" \
-    --set address="$addr" --json "$tmp/wrong-ca.json" -v \
-    --relay "$(relay)" --to "$seed" >"$tmp/wrong-ca.out" 2>"$tmp/wrong-ca.err"
-rc=$?
-tail -n 1 "$tmp/wrong-ca.time" >"$tmp/wrong-ca.time1"
+hostile_timed wrong-ca "$probe" send --from probe@hostile.test \
+    --stage-timeout "$timeout" --set address="$addr" \
+    --json "$tmp/wrong-ca.json" -v --relay "$(relay)" --to "$seed"
 expect wrong-ca rc=2 seeds/0/outcome=failed seeds/0/smtp/error/stage=tls \
     "$within" "server!~(?i)MAIL FROM" "server!~(?im)^AUTH"
 
@@ -393,6 +277,4 @@ failed_case drop-after-data drop-after-data data network "server~(?m)^\\.\\r?$"
 failed_case data-silence data-silence data timeout "$not_early" \
     "server~(?m)^\\.\\r?$"
 
-stop_server
-echo "$pass passed, $fail failed"
-((fail == 0))
+hostile_done

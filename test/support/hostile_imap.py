@@ -25,14 +25,18 @@ line `#### conn N EVENT` at each connection event.  Listens only on
 import argparse
 import base64
 import binascii
-import ipaddress
 import itertools
+import os
 import re
 import socket
-import ssl
 import sys
-import threading
 import time
+
+# hostile_common.py sits next to this file (on sys.path when run as a
+# script, but not under python3 -P or -I, nor when imported from elsewhere)
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from hostile_common import (BaseSession, Closed, add_listen_args,  # noqa: E402
+                            add_tls_args, check_common_args, serve)
 
 MIB = 1024 * 1024
 LINE_MAX = 1 * MIB  # our own bound on a client line
@@ -78,41 +82,6 @@ HEADER2 = HEADER1.replace(b"hostile-token-1", b"hostile-token-2") \
 INTERNALDATE = "17-Jul-2024 10:00:00 +0000"
 
 
-class Closed(Exception):
-    """The client went away (or we are done with it)."""
-
-
-class Log:
-    """--log: the client's bytes, exactly, with event lines between."""
-
-    def __init__(self, path, verbose):
-        self.lock = threading.Lock()
-        self.file = open(path, "ab", buffering=0) if path else None
-        self.verbose = verbose
-
-    def client(self, conn_id, data):
-        with self.lock:
-            if self.file:
-                self.file.write(data)
-            if self.verbose:
-                sys.stderr.write("[%d] C: %r\n" % (conn_id, bytes(data)))
-
-    def server(self, conn_id, data):
-        if self.verbose:
-            with self.lock:
-                shown = data if len(data) <= 300 else \
-                    data[:300] + b"...(%d bytes)" % len(data)
-                sys.stderr.write("[%d] S: %r\n" % (conn_id, shown))
-
-    def event(self, conn_id, text):
-        with self.lock:
-            line = "#### conn %d %s\n" % (conn_id, text)
-            if self.file:
-                self.file.write(line.encode())
-            if self.verbose:
-                sys.stderr.write(line)
-
-
 class Message:
     def __init__(self, uid, header, body):
         self.uid = uid
@@ -121,19 +90,14 @@ class Message:
         self.deleted = False
 
 
-class Session:
-    """One client connection, in its own thread."""
+class Session(BaseSession):
+    """One IMAP client connection, in its own thread."""
+
+    LINE_MAX = LINE_MAX
+    LINE_TOO_LONG = b"* BYE line too long\r\n"
 
     def __init__(self, cfg, log, sock, peer, conn_id, tls_ctx):
-        self.cfg = cfg
-        self.log = log
-        self.sock = sock
-        self.peer = peer
-        self.id = conn_id
-        self.tls_ctx = tls_ctx
-        self.buf = bytearray()
-        self.tls = False
-        self.authed = False
+        super().__init__(cfg, log, sock, peer, conn_id, tls_ctx)
         self.selected = None
         self.readonly = False
         self.messages = [Message(1, HEADER1, BODY1)]
@@ -141,64 +105,12 @@ class Session:
 
     # --- bytes in and out ------------------------------------------------
 
-    def recv_more(self):
-        try:
-            data = self.sock.recv(65536)
-        except socket.timeout:
-            raise
-        except (OSError, ssl.SSLError):
-            raise Closed()
-        if not data:
-            raise Closed()
-        self.log.client(self.id, data)
-        self.buf += data
-
-    def readline(self):
-        """One line with its CRLF stripped, as bytes."""
-        while True:
-            i = self.buf.find(b"\n")
-            if i >= 0:
-                line = bytes(self.buf[:i])
-                del self.buf[:i + 1]
-                return line[:-1] if line.endswith(b"\r") else line
-            if len(self.buf) > LINE_MAX:
-                self.send(b"* BYE line too long\r\n")
-                raise Closed()
-            self.recv_more()
-
     def read_exact(self, n):
         while len(self.buf) < n:
             self.recv_more()
         data = bytes(self.buf[:n])
         del self.buf[:n]
         return data
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.log.server(self.id, data)
-        try:
-            self.sock.sendall(data)
-        except (OSError, ssl.SSLError):
-            raise Closed()
-
-    def drain(self, seconds=None):
-        """Read (and log) until the client closes, or for seconds."""
-        self.sock.settimeout(seconds)
-        try:
-            while True:
-                self.recv_more()
-        except (Closed, socket.timeout, OSError):
-            pass
-
-    def close_gently(self):
-        if not self.tls:
-            try:
-                self.sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        self.drain(2)
-        raise Closed()
 
     # --- the command line, literals included (RFC 3501 §4.3, RFC 7888) --
 
@@ -267,28 +179,14 @@ class Session:
 
     # --- the session -------------------------------------------------
 
-    def run(self):
-        self.log.event(self.id, "open %s:%d" % self.peer[:2])
-        try:
-            if self.cfg.implicit_tls:
-                self.start_tls()
-            self.greet()
-            while True:
-                toks = self.read_command()
-                if len(toks) < 2 or not isinstance(toks[0], bytes) or \
-                        not isinstance(toks[1], bytes):
-                    self.send(b"* BAD syntax\r\n")
-                    continue
-                self.command(toks[0].decode("latin-1"),
-                             toks[1].upper().decode("latin-1"), toks[2:])
-        except Closed:
-            pass
-        finally:
-            self.log.event(self.id, "close")
-            try:
-                self.sock.close()
-            except OSError:
-                pass
+    def next_command(self):
+        toks = self.read_command()
+        if len(toks) < 2 or not isinstance(toks[0], bytes) or \
+                not isinstance(toks[1], bytes):
+            self.send(b"* BAD syntax\r\n")
+            return
+        self.command(toks[0].decode("latin-1"),
+                     toks[1].upper().decode("latin-1"), toks[2:])
 
     def caps(self):
         c = ["IMAP4rev1"] + ([] if self.cfg.no_literal_plus else ["LITERAL+"])
@@ -347,10 +245,7 @@ class Session:
         if self.tls or not self.cfg.cert or self.cfg.implicit_tls:
             self.send("%s BAD TLS not available\r\n" % tag)
             return
-        if self.buf:
-            self.log.event(self.id, "note discarded %d plain-text bytes "
-                           "pipelined after STARTTLS" % len(self.buf))
-            self.buf.clear()
+        self.discard_pipelined()
         if self.cfg.mode == "starttls-inject":
             self.send("%s OK Begin TLS negotiation now\r\n"
                       "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n"
@@ -359,24 +254,7 @@ class Session:
             self.send("%s OK Begin TLS negotiation now\r\n" % tag)
         self.start_tls()
 
-    def start_tls(self):
-        self.sock.settimeout(30)
-        try:
-            self.sock = self.tls_ctx.wrap_socket(self.sock, server_side=True)
-        except (OSError, ssl.SSLError) as e:
-            self.log.event(self.id, "note TLS handshake failed: %s" % e)
-            raise Closed()
-        self.sock.settimeout(None)
-        self.tls = True
-        self.log.event(self.id, "tls %s %s" % (self.sock.version(),
-                                               self.sock.cipher()[0]))
-
     # --- authentication ----------------------------------------------
-
-    def creds_ok(self, user, secret, want):
-        if self.cfg.user is not None and user != self.cfg.user.encode():
-            return False
-        return want is None or secret == want.encode()
 
     def login_result(self, tag, ok):
         if ok and self.cfg.mode != "login-no":
@@ -432,12 +310,7 @@ class Session:
             ok = len(parts) == 3 and self.creds_ok(parts[1], parts[2],
                                                    self.cfg.password)
         elif mech == b"XOAUTH2":
-            fields = dict(f.split(b"=", 1) for f in resp.split(b"\x01")
-                          if b"=" in f)
-            bearer = fields.get(b"auth", b"")
-            token = bearer[7:] if bearer[:7].lower() == b"bearer " else None
-            ok = token is not None and \
-                self.creds_ok(fields.get(b"user", b""), token, self.cfg.token)
+            ok = self.xoauth2_ok(resp)
             if not ok or self.cfg.mode == "login-no":
                 # Google's way: the error as a challenge, then NO
                 err = b'{"status":"401","schemes":"bearer","scope":"x"}'
@@ -664,15 +537,10 @@ class Session:
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description="A scriptable hostile IMAP server (tests only).")
-    p.add_argument("--listen", default="127.0.6.1",
-                   help="loopback address to bind (127.0.0.0/8 only)")
-    p.add_argument("--port", type=int, default=0, help="0: any free port")
+    add_listen_args(p, "127.0.6.1")
     p.add_argument("--mode", default="normal")
     p.add_argument("--variant", default="", help="bye-fetch: mid-line")
-    p.add_argument("--cert", help="server certificate chain (PEM)")
-    p.add_argument("--key", help="its private key (PEM)")
-    p.add_argument("--implicit-tls", action="store_true",
-                   help="TLS from the first byte (imaps, RFC 8314)")
+    add_tls_args(p, "imaps")
     p.add_argument("--no-sasl-ir", action="store_true",
                    help="no SASL-IR: AUTHENTICATE waits for its +")
     p.add_argument("--no-idle", action="store_true", help="no IDLE")
@@ -693,38 +561,11 @@ def parse_args(argv):
         sys.exit(0)
     if args.mode not in MODES:
         p.error("unknown mode %r (try --help-modes)" % args.mode)
-    try:
-        if not ipaddress.ip_address(args.listen).is_loopback:
-            raise ValueError
-    except ValueError:
-        p.error("--listen %s: loopback IPv4 addresses only" % args.listen)
-    if bool(args.cert) != bool(args.key):
-        p.error("--cert and --key go together")
+    check_common_args(p, args)
     if (args.implicit_tls or args.mode == "starttls-inject") and not args.cert:
         p.error("mode %s needs --cert and --key" % args.mode)
     return args
 
 
-def main(argv):
-    cfg = parse_args(argv)
-    tls_ctx = None
-    if cfg.cert:
-        tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls_ctx.load_cert_chain(cfg.cert, cfg.key)
-    log = Log(cfg.log, cfg.verbose)
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((cfg.listen, cfg.port))
-    srv.listen(64)
-    print("PORT %d" % srv.getsockname()[1], flush=True)
-    for conn_id in itertools.count(1):
-        sock, peer = srv.accept()
-        session = Session(cfg, log, sock, peer, conn_id, tls_ctx)
-        threading.Thread(target=session.run, daemon=True).start()
-
-
 if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except KeyboardInterrupt:
-        pass
+    serve(parse_args(sys.argv[1:]), Session)

@@ -23,13 +23,16 @@ and `note ...`); with -v, both directions go to stderr.  Listens only on
 import argparse
 import base64
 import binascii
-import ipaddress
-import itertools
-import socket
+import os
 import ssl
 import sys
-import threading
 import time
+
+# hostile_common.py sits next to this file (on sys.path when run as a
+# script, but not under python3 -P or -I, nor when imported from elsewhere)
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from hostile_common import (BaseSession, Closed, add_listen_args,  # noqa: E402
+                            add_tls_args, check_common_args, serve)
 
 HOST = "hostile.test"
 MIB = 1024 * 1024
@@ -80,55 +83,15 @@ GMAIL_5726 = [
 ]
 
 
-class Closed(Exception):
-    """The client went away (or we are done with it)."""
+class Session(BaseSession):
+    """One SMTP client connection, in its own thread."""
 
-
-class Log:
-    """--log: the client's bytes, exactly, with event lines between."""
-
-    def __init__(self, path, verbose):
-        self.lock = threading.Lock()
-        self.file = open(path, "ab", buffering=0) if path else None
-        self.verbose = verbose
-
-    def client(self, conn_id, data):
-        with self.lock:
-            if self.file:
-                self.file.write(data)
-            if self.verbose:
-                sys.stderr.write("[%d] C: %r\n" % (conn_id, bytes(data)))
-
-    def server(self, conn_id, data):
-        if self.verbose:
-            with self.lock:
-                shown = data if len(data) <= 300 else \
-                    data[:300] + b"...(%d bytes)" % len(data)
-                sys.stderr.write("[%d] S: %r\n" % (conn_id, shown))
-
-    def event(self, conn_id, text):
-        with self.lock:
-            line = "#### conn %d %s\n" % (conn_id, text)
-            if self.file:
-                self.file.write(line.encode())
-            if self.verbose:
-                sys.stderr.write(line)
-
-
-class Session:
-    """One client connection, in its own thread."""
+    LINE_MAX = LINE_MAX
+    LINE_TOO_LONG = b"500 5.5.6 Line too long\r\n"
 
     def __init__(self, cfg, log, sock, peer, conn_id, tls_ctx):
-        self.cfg = cfg
-        self.peer = peer
-        self.log = log
-        self.sock = sock
-        self.id = conn_id
-        self.tls_ctx = tls_ctx
-        self.buf = bytearray()
-        self.tls = False
+        super().__init__(cfg, log, sock, peer, conn_id, tls_ctx)
         self.helo = None
-        self.authed = False
         self.reset()
 
     def reset(self):
@@ -137,36 +100,6 @@ class Session:
         self.accepted = 0
 
     # --- bytes in and out ------------------------------------------------
-
-    def recv_more(self):
-        try:
-            data = self.sock.recv(65536)
-        except (OSError, ssl.SSLError):
-            raise Closed()
-        if not data:
-            raise Closed()
-        self.log.client(self.id, data)
-        self.buf += data
-
-    def readline(self):
-        """One line without its CRLF (or bare LF), as bytes."""
-        while True:
-            i = self.buf.find(b"\n")
-            if i >= 0:
-                line = bytes(self.buf[:i])
-                del self.buf[:i + 1]
-                return line[:-1] if line.endswith(b"\r") else line
-            if len(self.buf) > LINE_MAX:
-                self.send(b"500 5.5.6 Line too long\r\n")
-                raise Closed()
-            self.recv_more()
-
-    def send(self, data):
-        self.log.server(self.id, data)
-        try:
-            self.sock.sendall(data)
-        except (OSError, ssl.SSLError):
-            raise Closed()
 
     def send_slowly(self, data, chunk=64 * 1024):
         """A big reply in pieces: the client may hang up half-way."""
@@ -189,46 +122,10 @@ class Session:
             out.append("%d%s%s\r\n" % (code, sep, body.rstrip()))
         self.send("".join(out).encode())
 
-    def drain(self, seconds=None):
-        """Read (and log) until the client closes, or for seconds."""
-        if seconds is not None:
-            self.sock.settimeout(seconds)
-        try:
-            while True:
-                self.recv_more()
-        except (Closed, socket.timeout):
-            pass
-
-    def close_gently(self):
-        """Close after what we sent, letting the client read it first: in
-        plain text a FIN and then drain; under TLS (where a TCP shutdown
-        would leave the record layer) drain until the client closes."""
-        if not self.tls:
-            try:
-                self.sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        self.drain(2)
-        raise Closed()
-
     # --- the session -------------------------------------------------
 
-    def run(self):
-        self.log.event(self.id, "open %s:%d" % self.peer[:2])
-        try:
-            if self.cfg.implicit_tls:
-                self.start_tls()
-            self.greet()
-            while True:
-                self.command(self.readline())
-        except Closed:
-            pass
-        finally:
-            self.log.event(self.id, "close")
-            try:
-                self.sock.close()
-            except OSError:
-                pass
+    def next_command(self):
+        self.command(self.readline())
 
     def greet(self):
         sc, var = self.cfg.scenario, self.cfg.variant
@@ -328,12 +225,7 @@ class Session:
         if self.tls or not self.cfg.cert:
             self.reply(454, "4.7.0", "TLS not available")
             return
-        if self.buf:
-            # RFC 3207 §5: what the client sent after STARTTLS in plain
-            # text must be thrown away, never read as commands under TLS.
-            self.log.event(self.id, "note discarded %d plain-text bytes "
-                           "pipelined after STARTTLS" % len(self.buf))
-            self.buf.clear()
+        self.discard_pipelined()
         if self.cfg.scenario == "starttls-inject":
             self.send(b"220 go ahead\r\n250-injected\r\n")
         else:
@@ -344,19 +236,11 @@ class Session:
         self.start_tls()
 
     def start_tls(self):
-        self.sock.settimeout(30)
-        try:
-            self.sock = self.tls_ctx.wrap_socket(self.sock, server_side=True)
-        except (OSError, ssl.SSLError) as e:
-            self.log.event(self.id, "note TLS handshake failed: %s" % e)
-            raise Closed()
-        self.sock.settimeout(None)
-        self.tls = True
+        super().start_tls()
+        # RFC 3207 §4.2: forget all we learnt from the client in plain text
         self.helo = None
         self.authed = False
         self.reset()
-        self.log.event(self.id, "tls %s %s" % (self.sock.version(),
-                                               self.sock.cipher()[0]))
 
     # --- AUTH (RFC 4954) ---------------------------------------------
 
@@ -421,13 +305,7 @@ class Session:
             resp = initial if initial is not None else self.sasl_line(b"")
             if resp is None or resp is False:
                 return self.auth_bad(resp)
-            # user=USER ^A auth=Bearer TOKEN ^A ^A
-            fields = dict(f.split(b"=", 1) for f in resp.split(b"\x01")
-                          if b"=" in f)
-            bearer = fields.get(b"auth", b"")
-            token = bearer[7:] if bearer[:7].lower() == b"bearer " else None
-            ok = token is not None and \
-                self.creds_ok(fields.get(b"user", b""), token, cfg.token)
+            ok = self.xoauth2_ok(resp)
         else:
             self.reply(504, "5.5.4", "Unrecognized authentication type")
             return
@@ -436,11 +314,6 @@ class Session:
             self.reply(235, "2.7.0", "Authentication successful")
         else:
             self.reply(535, "5.7.8", "Username and Password not accepted")
-
-    def creds_ok(self, user, secret, want):
-        if self.cfg.user is not None and user != self.cfg.user.encode():
-            return False
-        return want is None or secret == want.encode()
 
     def auth_bad(self, resp):
         if resp is None:
@@ -546,16 +419,11 @@ class Session:
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description="A scriptable hostile SMTP server (tests only).")
-    p.add_argument("--listen", default="127.0.5.1",
-                   help="loopback address to bind (127.0.0.0/8 only)")
-    p.add_argument("--port", type=int, default=0, help="0: any free port")
+    add_listen_args(p, "127.0.5.1")
     p.add_argument("--scenario", default="normal")
     p.add_argument("--variant", default="",
                    help="the scenario's variant (long-line, bad-code)")
-    p.add_argument("--cert", help="server certificate chain (PEM)")
-    p.add_argument("--key", help="its private key (PEM)")
-    p.add_argument("--implicit-tls", action="store_true",
-                   help="TLS from the first byte (smtps, RFC 8314)")
+    add_tls_args(p, "smtps")
     p.add_argument("--user", help="AUTH: the expected user")
     p.add_argument("--password", help="AUTH PLAIN/LOGIN: the password")
     p.add_argument("--token", help="AUTH XOAUTH2: the access token")
@@ -583,39 +451,12 @@ def parse_args(argv):
     if args.variant not in allowed:
         p.error("scenario %s: variant must be one of %s" %
                 (args.scenario, ", ".join(v or "''" for v in allowed)))
-    try:
-        if not ipaddress.ip_address(args.listen).is_loopback:
-            raise ValueError
-    except ValueError:
-        p.error("--listen %s: loopback IPv4 addresses only" % args.listen)
-    if bool(args.cert) != bool(args.key):
-        p.error("--cert and --key go together")
+    check_common_args(p, args)
     if (args.implicit_tls or args.scenario in
             ("starttls-inject", "tls-garbage")) and not args.cert:
         p.error("scenario %s needs --cert and --key" % args.scenario)
     return args
 
 
-def main(argv):
-    cfg = parse_args(argv)
-    tls_ctx = None
-    if cfg.cert:
-        tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls_ctx.load_cert_chain(cfg.cert, cfg.key)
-    log = Log(cfg.log, cfg.verbose)
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((cfg.listen, cfg.port))
-    srv.listen(64)
-    print("PORT %d" % srv.getsockname()[1], flush=True)
-    for conn_id in itertools.count(1):
-        sock, peer = srv.accept()
-        session = Session(cfg, log, sock, peer, conn_id, tls_ctx)
-        threading.Thread(target=session.run, daemon=True).start()
-
-
 if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except KeyboardInterrupt:
-        pass
+    serve(parse_args(sys.argv[1:]), Session)
