@@ -139,5 +139,20 @@ else
     cat "$tmp/ten.out"
 fi
 
+# No password of the relay or of any mailbox read reaches any output,
+# whether plain or in the base64 of AUTHENTICATE PLAIN.
+leaked=
+for f in "$lab"/secrets/*.pass; do
+    pw=$(head -n1 "$f")
+    for user in probe@good.test seed@gmail.test seed@outlook.test; do
+        b64=$(printf '\0%s\0%s' "$user" "$pw" | base64 -w0)
+        if grep -rqF -e "$pw" -e "$b64" "$tmp"/*.json "$tmp"/*.out "$tmp"/*.err 2>/dev/null; then
+            leaked+=" $(basename "$f")"
+            break
+        fi
+    done
+done
+[[ -z $leaked ]] && ok "no secret in any output" || bad "secrets in the output:$leaked"
+
 echo "run_lab: $pass passed, $fail failed"
 ((fail == 0))
