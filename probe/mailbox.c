@@ -353,6 +353,8 @@ mailbox_from_seed(const struct seed *s, const char *source, const char *label,
     out->ca_file = s->ca_file ? pb_xstrdup(s->ca_file) : NULL;
     out->insecure = s->insecure;
     out->auth = ip ? ip->auth : IMAP_AUTH_LOGIN;
+    if (s->auth != NULL)
+        ip_auth_parse(s->auth, &out->auth);
     out->inbox = pb_xstrdup(s->inbox ? s->inbox : "INBOX");
     out->junk = s->junk ? pb_xstrdup(s->junk) : NULL;
     for (size_t i = 0; ip != NULL && i < ip->njunk; i++)

@@ -42,6 +42,7 @@ enum key {
     K_JUNK,
     K_PROVIDER,
     K_AUTHSERV_ID,
+    K_AUTH,
     K_COUNT,
 };
 
@@ -60,6 +61,7 @@ static const struct {
     [K_JUNK] = {"junk", true},
     [K_PROVIDER] = {"provider", false},
     [K_AUTHSERV_ID] = {"authserv_id", true},
+    [K_AUTH] = {"auth", true},
 };
 
 /* Open-addressing set of the addresses seen, by index into out->v. */
@@ -220,6 +222,7 @@ seed_release(struct seed *s)
     free(s->inbox);
     free(s->junk);
     free(s->authserv_id);
+    free(s->auth);
     free(s->provider);
     memset(s, 0, sizeof(*s));
 }
@@ -620,6 +623,14 @@ set_value(struct parser *ps, struct seed *s, enum key k, char *val, size_t col)
                         "*.yahoo.com, not `%s`",
                         snip(what, sizeof(what), val, vlen));
         s->authserv_id = pb_xstrdup(val);
+        return 0;
+    case K_AUTH:
+        if (strcmp(val, "login") != 0 && strcmp(val, "plain") != 0 &&
+            strcmp(val, "xoauth2") != 0)
+            return fail(ps, PB_E_SYNTAX, col,
+                        "`auth` must be login, plain or xoauth2, not `%s`",
+                        snip(what, sizeof(what), val, vlen));
+        s->auth = pb_xstrdup(val);
         return 0;
     case K_COUNT:
         break;

@@ -41,6 +41,9 @@ struct seed {
                               \Junk (RFC 6154) */
     char *authserv_id;     /* the receiver's authserv-id whose
                               Authentication-Results to trust, or NULL */
+    char *auth;            /* "login", "plain", "xoauth2" (the password
+                              source then holds an OAuth2 access token),
+                              or NULL: the IMAP profile's, else login */
 
     char *provider; /* free word in lower case ("gmail"), or NULL */
     unsigned line;  /* line in the file; position in a --to list */

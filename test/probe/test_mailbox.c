@@ -189,3 +189,35 @@ Test(mailbox, received_ip)
     cr_assert_eq(verdict_received_ip(none, sizeof(none) - 1, ip, NULL, 0), -1);
     cr_assert_eq(verdict_received_ip(junk, sizeof(junk) - 1, ip, NULL, 0), -1);
 }
+
+Test(mailbox, auth_attribute)
+{
+    static const char line[] =
+        "a@outlook.com imap=imaps://outlook.office365.com "
+        "password_env=TEST_MAILBOX_TOKEN auth=xoauth2\n"
+        "b@outlook.com imap=imaps://outlook.office365.com "
+        "password_env=TEST_MAILBOX_TOKEN\n";
+    static const char bad[] = "c@x.example imap=imaps://h.example "
+                              "password_env=T auth=cram-md5\n";
+    struct seeds s = {0};
+    struct mailbox m;
+    struct pb_err err;
+
+    setenv("TEST_MAILBOX_TOKEN", "ya29.token", 1);
+    cr_assert_eq(seeds_parse(line, strlen(line), "seeds", &s, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(mailbox_from_seed(&s.v[0], "seeds", NULL, &m, &err), 0);
+    cr_assert_eq(m.auth, IMAP_AUTH_XOAUTH2);
+    /* Exchange Online writes no authserv-id: the profile trusts "" */
+    cr_assert_eq(m.nauthserv_ids, 1);
+    cr_assert_str_eq(m.authserv_ids[0], "");
+    cr_assert_str_eq(m.junk_names[0], "Junk Email");
+    mailbox_release(&m);
+    cr_assert_eq(mailbox_from_seed(&s.v[1], "seeds", NULL, &m, &err), 0);
+    cr_assert_eq(m.auth, IMAP_AUTH_LOGIN);
+    mailbox_release(&m);
+    seeds_release(&s);
+    cr_assert_eq(seeds_parse(bad, strlen(bad), "seeds", &s, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "`auth` must be"), "%s", err.msg);
+    unsetenv("TEST_MAILBOX_TOKEN");
+}
