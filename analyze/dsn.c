@@ -17,6 +17,7 @@
 #include "dsn.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,51 @@ lower(int c)
     return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
+/* (p, n) equals (q, n), ASCII case-insensitive; q in any case. */
+static bool
+same_icase(const char *p, const char *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)p[i]) != lower((unsigned char)q[i]))
+            return false;
+    return true;
+}
+
+/*
+ * Horspool's search on pairs of bytes (the window's last two decide the
+ * shift), ASCII case-insensitive, for a long text: the shifts (most pairs
+ * of the text are in no needle) make up for the table.
+ */
+static inline unsigned
+pair_hash(unsigned a, unsigned b)
+{
+    return ((unsigned)lower((int)a) * 31u + (unsigned)lower((int)b)) & 1023u;
+}
+
+static const char *
+find_long(const char *p, size_t len, const char *needle, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    const unsigned char *q = (const unsigned char *)needle;
+    unsigned char skip[1024];
+    unsigned char last = (unsigned char)lower(q[n - 1]);
+    size_t i;
+
+    /* a pair that ends the window at its end shifts n - 1 - j, where the
+     * last such pair of the needle ends at j; none: n - 1 */
+    memset(skip, (int)(n - 1), sizeof(skip));
+    for (i = 1; i + 1 < n; i++)
+        skip[pair_hash(q[i - 1], q[i])] = (unsigned char)(n - 1 - i);
+    for (i = 0; len - i >= n;) {
+        unsigned char c = u[i + n - 1];
+
+        if (lower(c) == last && same_icase(p + i, needle, n - 1))
+            return p + i;
+        i += skip[pair_hash(u[i + n - 2], c)]; /* never 0 */
+    }
+    return NULL;
+}
+
 const char *
 dsn_find(const char *p, size_t len, const char *needle)
 {
@@ -66,6 +112,8 @@ dsn_find(const char *p, size_t len, const char *needle)
         return p;
     if (n > len)
         return NULL;
+    if (n >= 4 && n < 256 && len >= 512)
+        return find_long(p, len, needle, n);
     first = lower((unsigned char)needle[0]);
     if (first >= 'a' && first <= 'z') {
         /* memchr() for each letter case of the first byte, in turn */
@@ -77,7 +125,7 @@ dsn_find(const char *p, size_t len, const char *needle)
         while (lo != NULL || hi != NULL) {
             const char *c = hi == NULL || (lo != NULL && lo < hi) ? lo : hi;
 
-            if (dsn_starts(c, len - (size_t)(c - p), needle))
+            if (same_icase(c + 1, needle + 1, n - 1))
                 return c;
             if (c == lo)
                 lo = memchr(lo + 1, first, (size_t)(end - (lo + 1)));
@@ -87,7 +135,7 @@ dsn_find(const char *p, size_t len, const char *needle)
         return NULL;
     }
     for (i = 0; i + n <= len; i++)
-        if ((unsigned char)p[i] == first && dsn_starts(p + i, len - i, needle))
+        if ((unsigned char)p[i] == first && same_icase(p + i, needle, n))
             return p + i;
     return NULL;
 }
@@ -95,14 +143,9 @@ dsn_find(const char *p, size_t len, const char *needle)
 bool
 dsn_starts(const char *p, size_t len, const char *prefix)
 {
-    size_t n = strlen(prefix), i;
+    size_t n = strlen(prefix);
 
-    if (n > len)
-        return false;
-    for (i = 0; i < n; i++)
-        if (lower((unsigned char)p[i]) != lower((unsigned char)prefix[i]))
-            return false;
-    return true;
+    return n <= len && same_icase(p, prefix, n);
 }
 
 bool
@@ -199,17 +242,25 @@ char *
 dsn_unfold_max(const char *v, size_t len, size_t max, size_t *n, bool *is_cut)
 {
     struct dsn_slice t = dsn_trim(v, len);
-    size_t i, o = 0, cap = t.len < max ? t.len : max;
+    size_t i = 0, o = 0, cap = t.len < max ? t.len : max;
     char *s = pb_xmalloc(cap + 1);
 
-    for (i = 0; i < t.len && o < cap; i++) {
-        if (t.p[i] == '\n') {
-            while (i + 1 < t.len && pb_is_wsp((unsigned char)t.p[i + 1]))
-                i++;
-            s[o++] = ' ';
-            continue;
-        }
-        s[o++] = t.p[i];
+    while (i < t.len && o < cap) {
+        const char *nl = memchr(t.p + i, '\n', t.len - i);
+        size_t run = nl != NULL ? (size_t)(nl - (t.p + i)) : t.len - i;
+
+        /* the line as it is, then one space for the fold */
+        if (run > cap - o)
+            run = cap - o;
+        memcpy(s + o, t.p + i, run);
+        o += run;
+        i += run;
+        if (i >= t.len || o >= cap)
+            break;
+        while (i + 1 < t.len && pb_is_wsp((unsigned char)t.p[i + 1]))
+            i++;
+        s[o++] = ' ';
+        i++;
     }
     s[o] = '\0';
     if (n != NULL)
@@ -234,6 +285,44 @@ dsn_header_get(const char *h, size_t len, const char *name, size_t *n)
     while (dsn_field_next(h, len, &pos, &f))
         if (dsn_field_is(&f, name))
             return dsn_unfold(f.value, f.value_len, n);
+    return NULL;
+}
+
+void
+dsn_hindex_build(struct dsn_hindex *x, const char *h, size_t len)
+{
+    struct dsn_field f;
+    size_t pos = 0, cap = 0;
+
+    x->v = NULL;
+    x->n = 0;
+    while (dsn_field_next(h, len, &pos, &f)) {
+        if (x->n == cap) {
+            cap = cap == 0 ? 32 : 2 * cap;
+            x->v = pb_xreallocarray(x->v, cap, sizeof(*x->v));
+        }
+        x->v[x->n++] = f;
+    }
+}
+
+char *
+dsn_hindex_get(const struct dsn_hindex *x, const char *name, size_t *n)
+{
+    size_t nl = strlen(name), k;
+    int first = lower((unsigned char)name[0]);
+
+    for (size_t i = 0; i < x->n; i++) {
+        const struct dsn_field *f = &x->v[i];
+
+        if (f->name_len != nl || lower((unsigned char)f->name[0]) != first)
+            continue;
+        for (k = 1; k < nl; k++)
+            if (lower((unsigned char)f->name[k]) !=
+                lower((unsigned char)name[k]))
+                break;
+        if (k == nl)
+            return dsn_unfold(f->value, f->value_len, n);
+    }
     return NULL;
 }
 
@@ -280,6 +369,30 @@ digits(const char *p, size_t len, size_t i, size_t max)
     while (i + n < len && pb_is_digit((unsigned char)p[i + n]) && n <= max)
         n++;
     return n;
+}
+
+/*
+ * The first k in [i, end) where p[k] is '2' to '5' (a reply code's or a
+ * status's first digit), or end: eight bytes at a time, digits are rare
+ * in text.  A byte between 0x31 and 0x36 (exclusive) is found as in
+ * "hasbetween()" of Sean Anderson's Bit Twiddling Hacks.
+ */
+static size_t
+next_digit25(const char *p, size_t i, size_t end)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = ones * 0x80;
+
+    for (; end - i >= 8; i += 8) {
+        uint64_t w, x;
+
+        memcpy(&w, p + i, sizeof(w));
+        x = w & (ones * 0x7f);
+        if ((ones * (127 + 0x36) - x) & ~w & (x + ones * (127 - 0x31)) & highs)
+            break;
+    }
+    while (i < end && (p[i] < '2' || p[i] > '5'))
+        i++;
+    return i;
 }
 
 /* class.subject.detail at p[i..], its length or 0 (RFC 3463 §2). */
@@ -357,12 +470,16 @@ dsn_status_find(const char *p, size_t len, char out[16])
 
     out[0] = '\0';
     for (i = 0; i + 5 <= len; i++) {
-        unsigned char prev = i > 0 ? (unsigned char)p[i - 1] : ' ';
+        unsigned char prev;
         size_t n, sub;
         int rank;
 
+        i = next_digit25(p, i, len - 4);
+        if (i + 5 > len)
+            break;
         if (p[i] != '2' && p[i] != '4' && p[i] != '5')
             continue;
+        prev = i > 0 ? (unsigned char)p[i - 1] : ' ';
         /* standing alone: not in "v4.1.2", "10.5.1.1" or "25.1.2" */
         if (pb_is_alnum(prev) || prev == '.' || prev == '_')
             continue;
@@ -406,11 +523,15 @@ dsn_reply_find(const char *p, size_t len)
     size_t i, k;
 
     for (i = 0; i + 3 <= len; i++) {
-        unsigned char prev = i > 0 ? (unsigned char)p[i - 1] : '\n';
-        unsigned char next = i + 3 < len ? (unsigned char)p[i + 3] : '\n';
+        unsigned char prev, next;
         int code, score = 1;
         size_t j;
 
+        i = next_digit25(p, i, len - 2);
+        if (i + 3 > len)
+            break;
+        prev = i > 0 ? (unsigned char)p[i - 1] : '\n';
+        next = i + 3 < len ? (unsigned char)p[i + 3] : '\n';
         if (p[i] < '2' || p[i] > '5' || !pb_is_digit((unsigned char)p[i + 1]) ||
             !pb_is_digit((unsigned char)p[i + 2]))
             continue;
@@ -494,90 +615,163 @@ words_at(const char *p, size_t len, const char *cue)
     return true;
 }
 
+/* The wordings that name the failing command; the first in this order
+   wins at a place. */
+static const struct {
+    const char *text;
+    enum pb_stage stage;
+} stage_cues[] = {
+    {"in reply to end of data", PB_STAGE_DATA},
+    {"after end of data", PB_STAGE_DATA},
+    {"in reply to data", PB_STAGE_DATA},
+    {"after data", PB_STAGE_DATA},
+    {">>> data", PB_STAGE_DATA},
+    {"failed after i sent the message", PB_STAGE_DATA},
+    {"<<< data", PB_STAGE_DATA},
+    {"after data command", PB_STAGE_DATA},
+    {"for text command", PB_STAGE_DATA},
+    {"following data command", PB_STAGE_DATA},
+    {"accept your message (data)", PB_STAGE_DATA},
+    {"smtp command\ndata", PB_STAGE_DATA},
+    {"in reply to rcpt to", PB_STAGE_RCPT},
+    {"after rcpt to", PB_STAGE_RCPT},
+    {"after pipelined rcpt to", PB_STAGE_RCPT},
+    {"rcpt to response", PB_STAGE_RCPT},
+    {"rcpt to command", PB_STAGE_RCPT},
+    {">>> rcpt to", PB_STAGE_RCPT},
+    {"does not like recipient", PB_STAGE_RCPT},
+    {"<<< rcpt to", PB_STAGE_RCPT},
+    {"after rcpt command", PB_STAGE_RCPT},
+    {"following rcpt command", PB_STAGE_RCPT},
+    {"[rcpt_to]", PB_STAGE_RCPT},
+    {"smtp command\nrcpt", PB_STAGE_RCPT},
+    {"in reply to mail from", PB_STAGE_MAIL},
+    {"after mail from", PB_STAGE_MAIL},
+    {"after pipelined mail from", PB_STAGE_MAIL},
+    {"mail from command", PB_STAGE_MAIL},
+    {">>> mail from", PB_STAGE_MAIL},
+    {"sender was rejected", PB_STAGE_MAIL},
+    {"<<< mail from", PB_STAGE_MAIL},
+    {"after mail command", PB_STAGE_MAIL},
+    {"following mail command", PB_STAGE_MAIL},
+    {"[mail_from]", PB_STAGE_MAIL},
+    {"smtp command\nmail", PB_STAGE_MAIL},
+    {"in reply to ehlo", PB_STAGE_EHLO},
+    {"in reply to helo", PB_STAGE_EHLO},
+    {"in reply to lhlo", PB_STAGE_EHLO},
+    {"after ehlo", PB_STAGE_EHLO},
+    {"after helo", PB_STAGE_EHLO},
+    {">>> ehlo", PB_STAGE_EHLO},
+    {">>> helo", PB_STAGE_EHLO},
+    {"my name was rejected", PB_STAGE_EHLO},
+    {"refused to talk to me", PB_STAGE_GREETING},
+    {"after initial connection", PB_STAGE_GREETING},
+    {"in reply to initial greeting", PB_STAGE_GREETING},
+    {"greeting failed", PB_STAGE_GREETING},
+    {"smtp greeting", PB_STAGE_GREETING},
+    {"connection refused", PB_STAGE_CONNECT},
+    {"connection timed out", PB_STAGE_CONNECT},
+    {"couldn't connect", PB_STAGE_CONNECT},
+    {"could not connect", PB_STAGE_CONNECT},
+};
+
+/* The bit of two bytes in dsn_stage_index.pair. */
+static inline unsigned
+stage_pair(unsigned a, unsigned b)
+{
+    return (a << 4 ^ b) & 4095u;
+}
+
+/*
+ * The cues by their first two bytes (pair, either case) and by their first
+ * byte (slot[c] - 1, either case): those cues, in table order.  Built once
+ * per message, on its first use.  Every cue has two bytes before any
+ * space.
+ */
+static void
+stage_index_build(struct dsn_stage_index *x)
+{
+    enum { NCUES = sizeof(stage_cues) / sizeof(stage_cues[0]) };
+    size_t k;
+
+    _Static_assert(NCUES <= sizeof(x->first[0]), "the stage cues fit");
+    memset(x->pair, 0, sizeof(x->pair));
+    memset(x->slot, 0, sizeof(x->slot));
+    x->nslots = 0;
+    for (k = 0; k < NCUES; k++) {
+        unsigned char c = (unsigned char)stage_cues[k].text[0];
+        unsigned char c2 = (unsigned char)stage_cues[k].text[1];
+        unsigned char u = c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
+        unsigned char u2 = c2 >= 'a' && c2 <= 'z' ? c2 - 'a' + 'A' : c2;
+        unsigned s;
+
+        if (x->slot[c] == 0) {
+            if (x->nslots == sizeof(x->nfirst))
+                pb_panic("dsn_stage_find: more than %zu first bytes",
+                         sizeof(x->nfirst));
+            x->slot[c] = x->slot[u] = ++x->nslots; /* either case */
+            x->nfirst[x->nslots - 1] = 0;
+        }
+        if (c2 == ' ' || c2 == '\n' || c2 == '\0')
+            pb_panic("dsn_stage_find: a cue of one byte");
+        s = x->slot[c] - 1u;
+        x->first[s][x->nfirst[s]++] = (unsigned char)k;
+        for (unsigned a = 0; a < 2; a++) {
+            for (unsigned b = 0; b < 2; b++) {
+                unsigned key = stage_pair(a ? u : c, b ? u2 : c2);
+
+                x->pair[key >> 6] |= (uint64_t)1 << (key & 63);
+            }
+        }
+    }
+}
+
+/*
+ * The wording nearest the start names the failing command: one pass,
+ * trying only the cues whose first two bytes the text has there.
+ */
+static enum pb_stage
+stage_find(const struct dsn_stage_index *x, const char *p, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t i, k;
+
+    for (i = 0; i + 1 < len; i++) {
+        unsigned key = stage_pair(u[i], u[i + 1]), s, c2;
+
+        if (!((x->pair[key >> 6] >> (key & 63)) & 1) || x->slot[u[i]] == 0)
+            continue;
+        s = x->slot[u[i]] - 1u;
+        c2 = (unsigned)lower(u[i + 1]);
+        for (k = 0; k < x->nfirst[s]; k++) {
+            const char *cue = stage_cues[x->first[s][k]].text;
+
+            /* the first two bytes match: the rest of the words */
+            if ((unsigned char)cue[1] == c2 &&
+                words_at(p + i + 2, len - i - 2, cue + 2))
+                return stage_cues[x->first[s][k]].stage;
+        }
+    }
+    return PB_STAGE_NONE;
+}
+
 enum pb_stage
 dsn_stage_find(const char *p, size_t len)
 {
-    static const struct {
-        const char *text;
-        enum pb_stage stage;
-    } cues[] = {
-        {"in reply to end of data", PB_STAGE_DATA},
-        {"after end of data", PB_STAGE_DATA},
-        {"in reply to data", PB_STAGE_DATA},
-        {"after data", PB_STAGE_DATA},
-        {">>> data", PB_STAGE_DATA},
-        {"failed after i sent the message", PB_STAGE_DATA},
-        {"<<< data", PB_STAGE_DATA},
-        {"after data command", PB_STAGE_DATA},
-        {"for text command", PB_STAGE_DATA},
-        {"following data command", PB_STAGE_DATA},
-        {"accept your message (data)", PB_STAGE_DATA},
-        {"smtp command\ndata", PB_STAGE_DATA},
-        {"in reply to rcpt to", PB_STAGE_RCPT},
-        {"after rcpt to", PB_STAGE_RCPT},
-        {"after pipelined rcpt to", PB_STAGE_RCPT},
-        {"rcpt to response", PB_STAGE_RCPT},
-        {"rcpt to command", PB_STAGE_RCPT},
-        {">>> rcpt to", PB_STAGE_RCPT},
-        {"does not like recipient", PB_STAGE_RCPT},
-        {"<<< rcpt to", PB_STAGE_RCPT},
-        {"after rcpt command", PB_STAGE_RCPT},
-        {"following rcpt command", PB_STAGE_RCPT},
-        {"[rcpt_to]", PB_STAGE_RCPT},
-        {"smtp command\nrcpt", PB_STAGE_RCPT},
-        {"in reply to mail from", PB_STAGE_MAIL},
-        {"after mail from", PB_STAGE_MAIL},
-        {"after pipelined mail from", PB_STAGE_MAIL},
-        {"mail from command", PB_STAGE_MAIL},
-        {">>> mail from", PB_STAGE_MAIL},
-        {"sender was rejected", PB_STAGE_MAIL},
-        {"<<< mail from", PB_STAGE_MAIL},
-        {"after mail command", PB_STAGE_MAIL},
-        {"following mail command", PB_STAGE_MAIL},
-        {"[mail_from]", PB_STAGE_MAIL},
-        {"smtp command\nmail", PB_STAGE_MAIL},
-        {"in reply to ehlo", PB_STAGE_EHLO},
-        {"in reply to helo", PB_STAGE_EHLO},
-        {"in reply to lhlo", PB_STAGE_EHLO},
-        {"after ehlo", PB_STAGE_EHLO},
-        {"after helo", PB_STAGE_EHLO},
-        {">>> ehlo", PB_STAGE_EHLO},
-        {">>> helo", PB_STAGE_EHLO},
-        {"my name was rejected", PB_STAGE_EHLO},
-        {"refused to talk to me", PB_STAGE_GREETING},
-        {"after initial connection", PB_STAGE_GREETING},
-        {"in reply to initial greeting", PB_STAGE_GREETING},
-        {"greeting failed", PB_STAGE_GREETING},
-        {"smtp greeting", PB_STAGE_GREETING},
-        {"connection refused", PB_STAGE_CONNECT},
-        {"connection timed out", PB_STAGE_CONNECT},
-        {"couldn't connect", PB_STAGE_CONNECT},
-        {"could not connect", PB_STAGE_CONNECT},
-    };
-    enum { NCUES = sizeof(cues) / sizeof(cues[0]) };
-    /* by first letter: the cues that start with it, in table order */
-    unsigned char first[256][NCUES];
-    unsigned char nfirst[256];
-    size_t i, k;
+    struct dsn_stage_index x;
 
-    /*
-     * The wording nearest the start names the failing command: one pass,
-     * trying only the cues whose first letter the text has at that place.
-     */
-    memset(nfirst, 0, sizeof(nfirst));
-    for (k = 0; k < NCUES; k++) {
-        unsigned char c = (unsigned char)cues[k].text[0];
+    stage_index_build(&x);
+    return stage_find(&x, p, len);
+}
 
-        first[c][nfirst[c]++] = (unsigned char)k;
+enum pb_stage
+dsn_stage_find_in(struct dsn_ctx *c, const char *p, size_t len)
+{
+    if (c->stages == NULL) {
+        c->stages = pb_xmalloc(sizeof(*c->stages));
+        stage_index_build(c->stages);
     }
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)lower((unsigned char)p[i]);
-
-        for (k = 0; k < nfirst[c]; k++)
-            if (words_at(p + i, len - i, cues[first[c][k]].text))
-                return cues[first[c][k]].stage;
-    }
-    return PB_STAGE_NONE;
+    return stage_find(c->stages, p, len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -591,8 +785,33 @@ dsn_stage_find(const char *p, size_t len)
 static bool
 is_local_byte(unsigned char c)
 {
-    return c != 0 &&
-           (pb_is_alnum(c) || strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL);
+    if (pb_is_alnum(c))
+        return true;
+    switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '/':
+    case '=':
+    case '?':
+    case '^':
+    case '_':
+    case '`':
+    case '{':
+    case '|':
+    case '}':
+    case '~':
+    case '.':
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* Domains as A-labels (RFC 5890), for the same reason. */
@@ -609,8 +828,12 @@ dsn_addr_next(const char *p, size_t len, size_t *pos, struct dsn_slice *a)
 
     for (i = *pos; i < len; i++) {
         size_t s, e, dots = 0;
+        const char *at = memchr(p + i, '@', len - i);
 
-        if (p[i] != '@' || i == 0 || !is_local_byte((unsigned char)p[i - 1]))
+        if (at == NULL)
+            break;
+        i = (size_t)(at - p);
+        if (i == 0 || !is_local_byte((unsigned char)p[i - 1]))
             continue;
         s = i;
         while (s > *pos && s > 0 && is_local_byte((unsigned char)p[s - 1]) &&
@@ -781,7 +1004,7 @@ dsn_rcpt_diagnose(struct dsn_ctx *c, struct dsn_recipient *r, const char *p,
             memcpy(r->status, found, sizeof(r->status));
     }
     if (r->stage == PB_STAGE_NONE)
-        r->stage = dsn_stage_find(d, n);
+        r->stage = dsn_stage_find_in(c, d, n);
     if (r->status[0] != '\0')
         r->is_permanent = r->status[0] == '5';
     else if (r->reply_code != 0)
@@ -827,37 +1050,30 @@ dsn_report_release(struct dsn_report *r)
 /* ------------------------------------------------------------------ */
 /* Content-Transfer-Encoding (RFC 2045 §6.7, §6.8)                     */
 
-static int
-b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* RFC 2045 §6.8: characters outside the alphabet are ignored. */
 static char *
 b64_decode(const char *p, size_t len, size_t *outlen)
 {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char *out = pb_xmalloc(len / 4 * 3 + 4);
+    signed char value[256];
     unsigned long acc = 0;
     size_t i, n = 0, o = 0;
 
+    /* -1: ignored, -2: '=', the end */
+    memset(value, -1, sizeof(value));
+    for (i = 0; i < 64; i++)
+        value[(unsigned char)alphabet[i]] = (signed char)i;
+    value['='] = -2;
     for (i = 0; i < len; i++) {
-        int v = b64_value((unsigned char)p[i]);
+        int v = value[(unsigned char)p[i]];
 
-        if (p[i] == '=')
-            break;
-        if (v < 0)
+        if (v < 0) {
+            if (v == -2)
+                break;
             continue;
+        }
         acc = (acc << 6 | (unsigned long)v) & 0xffffffUL;
         if (++n % 4 == 0) {
             out[o++] = (char)(acc >> 16);
@@ -876,50 +1092,58 @@ b64_decode(const char *p, size_t len, size_t *outlen)
     return out;
 }
 
+/* A hex digit's value (pb_is_hex() holds). */
+static int
+hex_value(unsigned char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
 /* RFC 2045 §6.7; leniency: a "=" not followed by two hex digits stays. */
 static char *
 qp_decode(const char *p, size_t len, size_t *outlen)
 {
     char *out = pb_xmalloc(len + 1);
-    size_t i, o = 0;
+    size_t i = 0, o = 0;
 
-    for (i = 0; i < len; i++) {
-        if (p[i] != '=') {
-            out[o++] = p[i];
-            continue;
-        }
-        if (i + 2 < len + 0 && pb_is_hex((unsigned char)p[i + 1]) &&
+    while (i < len) {
+        const char *eq = memchr(p + i, '=', len - i);
+        size_t run = eq != NULL ? (size_t)(eq - (p + i)) : len - i, j;
+
+        /* the text up to the next '=' as it is */
+        memcpy(out + o, p + i, run);
+        o += run;
+        i += run;
+        if (i >= len)
+            break;
+        if (i + 2 < len && pb_is_hex((unsigned char)p[i + 1]) &&
             pb_is_hex((unsigned char)p[i + 2])) {
-            char h[3] = {p[i + 1], p[i + 2], '\0'};
-
-            out[o++] = (char)strtoul(h, NULL, 16);
-            i += 2;
+            out[o++] = (char)(hex_value((unsigned char)p[i + 1]) << 4 |
+                              hex_value((unsigned char)p[i + 2]));
+            i += 3;
             continue;
         }
         /* a soft line break: "=", maybe WSP, then the line end */
-        {
-            size_t j = i + 1;
-
-            while (j < len && pb_is_wsp((unsigned char)p[j]))
-                j++;
-            if (j >= len || p[j] == '\n') {
-                i = j;
-                continue;
-            }
+        j = i + 1;
+        while (j < len && pb_is_wsp((unsigned char)p[j]))
+            j++;
+        if (j >= len || p[j] == '\n') {
+            i = j + 1;
+            continue;
         }
         out[o++] = '=';
+        i++;
     }
     out[o] = '\0';
     *outlen = o;
     return out;
 }
 
-/* The body decoded per the entity's Content-Transfer-Encoding. */
+/* The body decoded per the entity's Content-Transfer-Encoding (cte, the
+   field's value, or NULL). */
 static struct dsn_slice
-decode_body(struct dsn_ctx *c, const struct dsn_slice *h,
-            const struct dsn_slice *b)
+decode_body(struct dsn_ctx *c, const char *cte, const struct dsn_slice *b)
 {
-    char *cte = dsn_header_get(h->p, h->len, "Content-Transfer-Encoding", NULL);
     struct dsn_slice s = *b;
     char *d = NULL;
     size_t n = 0;
@@ -931,7 +1155,6 @@ decode_body(struct dsn_ctx *c, const struct dsn_slice *h,
             d = b64_decode(b->p, b->len, &n);
         else if (t.len == 16 && strncasecmp(t.p, "quoted-printable", 16) == 0)
             d = qp_decode(b->p, b->len, &n);
-        free(cte);
     }
     if (d != NULL) {
         c->owned = pb_xreallocarray(c->owned, c->nowned + 1, sizeof(*c->owned));
@@ -970,7 +1193,28 @@ copy_lower(char *dst, size_t size, const char *p, size_t n, bool fold)
 static bool
 is_token_byte(unsigned char c)
 {
-    return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+    if (c <= 32 || c >= 127)
+        return false;
+    switch (c) {
+    case '(':
+    case ')':
+    case '<':
+    case '>':
+    case '@':
+    case ',':
+    case ';':
+    case ':':
+    case '\\':
+    case '"':
+    case '/':
+    case '[':
+    case ']':
+    case '?':
+    case '=':
+        return false;
+    default:
+        return true;
+    }
 }
 
 /* Skip WSP and RFC 5322 comments (nested, bounded by the input). */
@@ -1098,6 +1342,35 @@ text_add(struct dsn_ctx *c, struct pb_buf *b, const char *p, size_t len)
     }
 }
 
+/*
+ * Whether the tag (p, n) ends a block: it starts with "<br", "<p", "</p",
+ * "<div", "</div", "<tr", "</tr" or "<li" (ASCII case-insensitive).
+ */
+static bool
+html_breaks(const char *p, size_t n)
+{
+    size_t slash = n > 1 && p[1] == '/';
+    const char *name = p + 1 + slash;
+    size_t left = n - 1 - slash;
+
+    if (n < 2)
+        return false;
+    switch (left > 0 ? lower((unsigned char)name[0]) : 0) {
+    case 'p':
+        return true;
+    case 'd':
+        return dsn_starts(name, left, "div");
+    case 't':
+        return dsn_starts(name, left, "tr");
+    case 'b':
+        return !slash && dsn_starts(name, left, "br");
+    case 'l':
+        return !slash && dsn_starts(name, left, "li");
+    default:
+        return false;
+    }
+}
+
 /* HTML as text: tags dropped, block ends as line ends, a few entities. */
 static void
 html_add(struct dsn_ctx *c, const char *p, size_t len)
@@ -1116,10 +1389,7 @@ html_add(struct dsn_ctx *c, const char *p, size_t len)
             const char *gt = memchr(p + i, '>', len - i);
             size_t n = gt == NULL ? len - i : (size_t)(gt - (p + i)) + 1;
 
-            if (dsn_starts(p + i, n, "<br") || dsn_starts(p + i, n, "<p") ||
-                dsn_starts(p + i, n, "</p") || dsn_starts(p + i, n, "<div") ||
-                dsn_starts(p + i, n, "</div") || dsn_starts(p + i, n, "<tr") ||
-                dsn_starts(p + i, n, "</tr") || dsn_starts(p + i, n, "<li"))
+            if (html_breaks(p + i, n))
                 full = pb_buf_addc(&t, '\n') == -1;
             i += n - 1;
             continue;
@@ -1135,10 +1405,21 @@ html_add(struct dsn_ctx *c, const char *p, size_t len)
             if (k < sizeof(ents) / sizeof(ents[0]))
                 continue;
         }
-        if (p[i] == '\n' || p[i] == '\r')
+        if (p[i] == '\n' || p[i] == '\r') {
             full = pb_buf_addc(&t, ' ') == -1;
-        else
-            full = pb_buf_addc(&t, p[i]) == -1;
+            continue;
+        }
+        /* a run of text: as much of it as fits */
+        for (k = i + 1; k < len && p[k] != '<' && p[k] != '&' && p[k] != '\n' &&
+                        p[k] != '\r';
+             k++)
+            ;
+        if (pb_buf_add(&t, p + i, k - i) == -1) {
+            full = true;
+            if (pb_buf_add(&t, p + i, t.limit - t.len) == -1)
+                break;
+        }
+        i = k - 1;
     }
     if (full)
         c->out->is_truncated = true;
@@ -1218,20 +1499,72 @@ boundary_line(const char *line, size_t n, const char *bd, size_t bl)
     return 1;
 }
 
+/*
+ * The first line of (p, len) at or after the line start pos that starts
+ * with the delimiter (d, dl): its offset, or len.  Horspool's search on
+ * pairs of bytes, skip[] its shift table (delim_skip()): bodies are base64
+ * and boundaries hex digits, so single bytes would shift little.
+ */
+static inline unsigned
+delim_pair(unsigned char a, unsigned char b)
+{
+    return ((unsigned)a * 31u + b) & 1023u;
+}
+
+static void
+delim_skip(const char *d, size_t dl, uint8_t skip[1024])
+{
+    memset(skip, (int)(dl - 1), 1024);
+    for (size_t k = 1; k + 1 < dl; k++)
+        skip[delim_pair((unsigned char)d[k - 1], (unsigned char)d[k])] =
+            (uint8_t)(dl - 1 - k);
+}
+
+static size_t
+delim_next(const char *p, size_t len, size_t pos, const char *d, size_t dl,
+           const uint8_t skip[1024])
+{
+    const unsigned char *u = (const unsigned char *)p;
+    unsigned char last = (unsigned char)d[dl - 1];
+    size_t i = pos;
+
+    while (i <= len && len - i >= dl) {
+        unsigned char c = u[i + dl - 1];
+
+        if (c == last && memcmp(p + i, d, dl - 1) == 0) {
+            if (i == 0 || p[i - 1] == '\n')
+                return i;
+            i++;
+            continue;
+        }
+        i += skip[delim_pair(u[i + dl - 2], c)]; /* never 0 */
+    }
+    return len;
+}
+
 /* Walk the parts; false when the body has no boundary line at all. */
 static bool
 walk_multipart(struct dsn_ctx *c, const struct ctype *ct,
                const struct dsn_slice *b, size_t depth, bool returned)
 {
-    size_t bl = strlen(ct->boundary), pos = 0, start = 0;
+    size_t bl = strlen(ct->boundary), pos = 0, start = 0, dl = bl + 2;
+    char delim[sizeof(ct->boundary) + 2];
+    uint8_t skip[1024];
     bool in_part = false;
     const char *line;
     size_t n;
 
+    /* the lines that can be delimiters start with "--" and the boundary */
+    delim[0] = delim[1] = '-';
+    memcpy(delim + 2, ct->boundary, bl);
+    delim_skip(delim, dl, skip);
     while (pos < b->len) {
-        size_t at = pos;
+        size_t at = delim_next(b->p, b->len, pos, delim, dl, skip);
         int kind;
 
+        if (at >= b->len)
+            break;
+        pos = at;
         if (!dsn_line_next(b->p, b->len, &pos, &line, &n))
             break;
         kind = boundary_line(line, n, ct->boundary, bl);
@@ -1271,24 +1604,67 @@ returned_text(struct dsn_ctx *c, const struct dsn_slice *s)
         c->ret_body = *s;
 }
 
+/*
+ * The Content-Type and Content-Transfer-Encoding of header h, unfolded
+ * (NULL when absent): one pass over it, or the index of the bounce's own.
+ */
+static void
+part_fields(const struct dsn_ctx *c, const struct dsn_slice *h, char **ct,
+            size_t *ctn, char **cte)
+{
+    struct dsn_field f;
+    size_t pos = 0;
+
+    if (h == &c->hdr) {
+        *ct = dsn_hindex_get(&c->hdr_fields, "Content-Type", ctn);
+        *cte =
+            dsn_hindex_get(&c->hdr_fields, "Content-Transfer-Encoding", NULL);
+        return;
+    }
+    *ct = *cte = NULL;
+    while ((*ct == NULL || *cte == NULL) &&
+           dsn_field_next(h->p, h->len, &pos, &f)) {
+        if (*ct == NULL && dsn_field_is(&f, "Content-Type"))
+            *ct = dsn_unfold(f.value, f.value_len, ctn);
+        else if (*cte == NULL && dsn_field_is(&f, "Content-Transfer-Encoding"))
+            *cte = dsn_unfold(f.value, f.value_len, NULL);
+    }
+}
+
+static void walk_entity(struct dsn_ctx *c, const struct dsn_slice *b,
+                        size_t depth, bool returned, const char *cte,
+                        const struct ctype *ct);
+
 static void
 walk(struct dsn_ctx *c, const struct dsn_slice *h, const struct dsn_slice *b,
      size_t depth, bool returned)
 {
-    char *ctv;
+    char *ctv, *cte;
     size_t ctn = 0;
     struct ctype ct;
-    struct dsn_slice d;
 
     if (++c->nparts > PB_LIMIT_DSN_PARTS) {
         c->out->is_truncated = true;
         return;
     }
-    ctv = dsn_header_get(h->p, h->len, "Content-Type", &ctn);
+    part_fields(c, h, &ctv, &ctn, &cte);
     ctype_parse(ctv, ctn, &ct);
     if (ctv == NULL && depth == 0)
         sniff_boundary(b, &ct);
     free(ctv);
+    walk_entity(c, b, depth, returned, cte, &ct);
+    free(cte);
+}
+
+/* An entity of type ct (its body b) read: walk()'s work. */
+static void
+walk_entity(struct dsn_ctx *c, const struct dsn_slice *b, size_t depth,
+            bool returned, const char *cte, const struct ctype *ctp)
+{
+    struct ctype ct = *ctp;
+    struct dsn_slice d;
+    bool is_dsn;
+
     if (strcmp(ct.type, "multipart") == 0) {
         if (depth + 1 >= PB_LIMIT_DSN_MIME_DEPTH) {
             c->out->is_truncated = true;
@@ -1316,7 +1692,7 @@ walk(struct dsn_ctx *c, const struct dsn_slice *h, const struct dsn_slice *b,
             c->out->is_truncated = true;
             return;
         }
-        d = decode_body(c, h, b);
+        d = decode_body(c, cte, b);
         entity_split(d.p, d.len, &ih, &ib);
         if (!returned && c->ret_hdr.p == NULL)
             c->ret_hdr = ih;
@@ -1325,12 +1701,17 @@ walk(struct dsn_ctx *c, const struct dsn_slice *h, const struct dsn_slice *b,
     }
     if (strcmp(ct.type, "message") != 0 && strcmp(ct.type, "text") != 0)
         return; /* attachments: not decoded */
-    d = decode_body(c, h, b);
+    is_dsn = strcmp(ct.subtype, "delivery-status") == 0 ||
+             strcmp(ct.subtype, "global-delivery-status") == 0;
+    /* a part of the returned message nothing below reads: not decoded */
+    if (returned && !is_dsn &&
+        (strcmp(ct.type, "text") != 0 || c->ret_body.p != NULL))
+        return;
+    d = decode_body(c, cte, b);
     {
         const char *st = ct.subtype;
 
-        if (strcmp(st, "delivery-status") == 0 ||
-            strcmp(st, "global-delivery-status") == 0) {
+        if (is_dsn) {
             if (!returned && c->ndsn < sizeof(c->dsn) / sizeof(c->dsn[0]))
                 c->dsn[c->ndsn++] = d;
             else if (returned &&
@@ -1685,7 +2066,7 @@ feedback_fields(struct dsn_ctx *c)
     }
     if (!any && c->ret_hdr.p != NULL) {
         size_t tn;
-        char *to = dsn_header_get(c->ret_hdr.p, c->ret_hdr.len, "To", &tn);
+        char *to = dsn_hindex_get(&c->ret_fields, "To", &tn);
         struct dsn_slice a;
         size_t ap = 0;
 
@@ -1709,8 +2090,7 @@ is_jmrp(struct dsn_ctx *c)
 
     if (c->ret_hdr.p == NULL)
         return false;
-    v = dsn_header_get(c->ret_hdr.p, c->ret_hdr.len, "X-HmXmrOriginalRecipient",
-                       &n);
+    v = dsn_hindex_get(&c->ret_fields, "X-HmXmrOriginalRecipient", &n);
     if (v == NULL)
         return false;
     if (dsn_addr_next(v, n, &pos, &a))
@@ -1823,9 +2203,10 @@ token_check(const char *p, size_t len)
  * search that skips leading WSP on the line.
  */
 static char *
-returned_field(const struct dsn_slice *h, const char *name, size_t *n)
+returned_field(const struct dsn_ctx *c, const char *name, size_t *n)
 {
-    char *v = dsn_header_get(h->p, h->len, name, n);
+    const struct dsn_slice *h = &c->ret_hdr;
+    char *v = dsn_hindex_get(&c->ret_fields, name, n);
     const char *line;
     size_t pos = 0, ln, nl = strlen(name);
 
@@ -1857,9 +2238,8 @@ static void
 returned_message(struct dsn_ctx *c)
 {
     struct dsn_report *r = c->out;
-    struct dsn_field f;
     struct pb_buf ar;
-    size_t pos = 0, n;
+    size_t pos, n;
     char *v;
 
     if (c->ret_hdr.p == NULL)
@@ -1867,7 +2247,8 @@ returned_message(struct dsn_ctx *c)
     if (c->ret_hdr.p == NULL)
         return;
     header_cap(c, &c->ret_hdr);
-    v = returned_field(&c->ret_hdr, "Message-ID", &n);
+    dsn_hindex_build(&c->ret_fields, c->ret_hdr.p, c->ret_hdr.len);
+    v = returned_field(c, "Message-ID", &n);
     if (v != NULL) {
         struct dsn_slice t = dsn_trim(v, n);
 
@@ -1875,7 +2256,7 @@ returned_message(struct dsn_ctx *c)
             r->original_message_id = dsn_text_dup(t.p, t.len);
         free(v);
     }
-    v = returned_field(&c->ret_hdr, "X-Probe-Id", &n);
+    v = returned_field(c, "X-Probe-Id", &n);
     if (v != NULL) {
         struct dsn_slice t = dsn_trim(v, n);
 
@@ -1902,10 +2283,12 @@ returned_message(struct dsn_ctx *c)
         }
     }
     pb_buf_init(&ar, PB_LIMIT_DSN_FIELD);
-    while (dsn_field_next(c->ret_hdr.p, c->ret_hdr.len, &pos, &f)) {
-        if (!dsn_field_is(&f, "Authentication-Results"))
+    for (pos = 0; pos < c->ret_fields.n; pos++) {
+        const struct dsn_field *f = &c->ret_fields.v[pos];
+
+        if (!dsn_field_is(f, "Authentication-Results"))
             continue;
-        v = dsn_unfold(f.value, f.value_len, &n);
+        v = dsn_unfold(f->value, f->value_len, &n);
         if ((ar.len > 0 && pb_buf_addc(&ar, '\n') == -1) ||
             pb_buf_add(&ar, v, n) == -1)
             r->is_truncated = true;
@@ -1925,7 +2308,7 @@ is_autoreply(const struct dsn_ctx *c)
     char *v;
     bool yes = false;
 
-    v = dsn_header_get(c->hdr.p, c->hdr.len, "Auto-Submitted", NULL);
+    v = dsn_hindex_get(&c->hdr_fields, "Auto-Submitted", NULL);
     if (v != NULL) {
         yes = dsn_starts(v, strlen(v), "auto-replied");
         free(v);
@@ -1935,13 +2318,13 @@ is_autoreply(const struct dsn_ctx *c)
                                              "X-Autoresponder"};
 
         for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
-            v = dsn_header_get(c->hdr.p, c->hdr.len, fields[k], NULL);
+            v = dsn_hindex_get(&c->hdr_fields, fields[k], NULL);
             yes |= v != NULL;
             free(v);
         }
     }
     if (!yes) {
-        v = dsn_header_get(c->hdr.p, c->hdr.len, "Precedence", NULL);
+        v = dsn_hindex_get(&c->hdr_fields, "Precedence", NULL);
         if (v != NULL) {
             yes = dsn_starts(v, strlen(v), "auto_reply");
             free(v);
@@ -1950,7 +2333,7 @@ is_autoreply(const struct dsn_ctx *c)
     if (!yes) {
         size_t n;
 
-        v = dsn_header_get(c->hdr.p, c->hdr.len, "Subject", &n);
+        v = dsn_hindex_get(&c->hdr_fields, "Subject", &n);
         if (v != NULL) {
             yes = dsn_starts(v, n, "Auto:") ||
                   dsn_find(v, n, "out of office") != NULL ||
@@ -1970,7 +2353,7 @@ static void
 autoreply_recipient(struct dsn_ctx *c)
 {
     size_t n, pos = 0;
-    char *from = dsn_header_get(c->hdr.p, c->hdr.len, "From", &n);
+    char *from = dsn_hindex_get(&c->hdr_fields, "From", &n);
     struct dsn_slice a;
 
     /* RFC 3834 §3.1.2: the auto-reply comes from the recipient */
@@ -1986,24 +2369,32 @@ autoreply_recipient(struct dsn_ctx *c)
 /* ------------------------------------------------------------------ */
 /* dsn_parse()                                                          */
 
-/* The input with every CRLF and bare CR made LF. */
+/* The input with every CRLF and bare CR made LF: a copy when it has a
+   CR, else NULL (the input is used as it is). */
 static char *
 normalize(const char *p, size_t len, size_t *outlen)
 {
-    char *s = pb_xmalloc(len + 1);
-    size_t i, o = 0;
+    const char *cr = memchr(p, '\r', len), *end = p + len;
+    char *s, *o;
 
-    for (i = 0; i < len; i++) {
-        if (p[i] == '\r') {
-            s[o++] = '\n';
-            if (i + 1 < len && p[i + 1] == '\n')
-                i++;
-            continue;
-        }
-        s[o++] = p[i];
+    *outlen = len;
+    if (cr == NULL)
+        return NULL;
+    s = pb_xmalloc(len + 1);
+    o = s;
+    while (cr != NULL) {
+        memcpy(o, p, (size_t)(cr - p));
+        o += cr - p;
+        *o++ = '\n';
+        p = cr + 1;
+        if (p < end && *p == '\n')
+            p++;
+        cr = memchr(p, '\r', (size_t)(end - p));
     }
-    s[o] = '\0';
-    *outlen = o;
+    memcpy(o, p, (size_t)(end - p));
+    o += end - p;
+    *o = '\0';
+    *outlen = (size_t)(o - s);
     return s;
 }
 
@@ -2011,7 +2402,7 @@ static void
 subject_decode(struct dsn_ctx *c)
 {
     size_t n, idx = 0;
-    char *v = dsn_header_get(c->hdr.p, c->hdr.len, "Subject", &n);
+    char *v = dsn_hindex_get(&c->hdr_fields, "Subject", &n);
     char *dec = NULL;
 
     if (v == NULL)
@@ -2040,7 +2431,10 @@ ctx_release(struct dsn_ctx *c)
     free(c->owned);
     pb_buf_release(&c->text);
     pb_buf_release(&c->html);
-    free(c->msg);
+    free(c->msg_owned);
+    free(c->hdr_fields.v);
+    free(c->ret_fields.v);
+    free(c->stages);
 }
 
 int
@@ -2064,7 +2458,8 @@ dsn_parse(const void *p, size_t len, struct dsn_report *out, struct pb_err *err)
     c.out = out;
     pb_buf_init(&c.text, PB_LIMIT_DSN_TEXT);
     pb_buf_init(&c.html, PB_LIMIT_DSN_TEXT);
-    c.msg = normalize(p, len, &c.len);
+    c.msg_owned = normalize(p, len, &c.len);
+    c.msg = c.msg_owned != NULL ? c.msg_owned : p;
     /* an mbox "From " line before the header */
     if (c.len > 5 && memcmp(c.msg, "From ", 5) == 0) {
         const char *nl = memchr(c.msg, '\n', c.len);
@@ -2073,6 +2468,7 @@ dsn_parse(const void *p, size_t len, struct dsn_report *out, struct pb_err *err)
     }
     entity_split(c.msg + start, c.len - start, &c.hdr, &c.body);
     header_cap(&c, &c.hdr);
+    dsn_hindex_build(&c.hdr_fields, c.hdr.p, c.hdr.len);
     walk(&c, &c.hdr, &c.body, 0, false);
     if (c.text.len == 0 && c.html.len > 0)
         text_add(&c, &c.text, pb_buf_ptr(&c.html), c.html.len);

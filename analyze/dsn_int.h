@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "dsn.h"
@@ -28,10 +29,28 @@ struct dsn_field {
     size_t value_len;
 };
 
+/* The fields of a header in order, for repeated lookups. */
+struct dsn_hindex {
+    struct dsn_field *v;
+    size_t n;
+};
+
+/* dsn_stage_find()'s cues by their first bytes (dsn.c). */
+struct dsn_stage_index {
+    uint64_t pair[4096 / 64]; /* a bit per hash of the first two bytes
+                                 (dsn.c's stage_pair()), any case */
+    unsigned char nslots;
+    unsigned char slot[256];     /* 1 + slot of a first byte, or 0 */
+    unsigned char first[24][64]; /* per slot: its cues, in order */
+    unsigned char nfirst[24];
+};
+
 /* What the MIME walk found in one message. */
 struct dsn_ctx {
     struct dsn_report *out;
-    char *msg; /* owned: the input with LF line ends */
+    const char *msg; /* the input with LF line ends: the input itself, or
+                        msg_owned */
+    char *msg_owned;
     size_t len;
     struct dsn_slice hdr;  /* the bounce's own header */
     struct dsn_slice body; /* and its body, undecoded */
@@ -45,10 +64,14 @@ struct dsn_ctx {
     size_t ninner; /* those inside the returned message: a bounce that
                       was forwarded, or wrapped by a gateway */
     struct dsn_slice inner[4];
-    struct dsn_slice feedback; /* message/feedback-report, or p NULL */
-    struct dsn_slice ret_hdr;  /* the returned message's header, or p NULL */
-    bool is_ret_inline;        /* ret_hdr lies in text (quoted inline) */
-    struct dsn_slice ret_body; /* its body's first text, or p NULL */
+    struct dsn_slice feedback;    /* message/feedback-report, or p NULL */
+    struct dsn_slice ret_hdr;     /* the returned message's header, or p NULL */
+    bool is_ret_inline;           /* ret_hdr lies in text (quoted inline) */
+    struct dsn_slice ret_body;    /* its body's first text, or p NULL */
+    struct dsn_hindex hdr_fields; /* of hdr (once capped) */
+    struct dsn_hindex ret_fields; /* of ret_hdr (once returned_message()
+                                     has set and capped it) */
+    struct dsn_stage_index *stages; /* built on first use, or NULL */
     size_t nparts;
     char **owned; /* decoded buffers, freed with the context */
     size_t nowned;
@@ -91,6 +114,10 @@ bool dsn_field_is(const struct dsn_field *f, const char *name);
  * length (the value may hold NULs).  n may be NULL.
  */
 char *dsn_header_get(const char *h, size_t len, const char *name, size_t *n);
+/* The same from an index of the header's fields (dsn_hindex_build()). */
+char *dsn_hindex_get(const struct dsn_hindex *x, const char *name, size_t *n);
+/* Index the fields of header (h, len); release with free(x->v). */
+void dsn_hindex_build(struct dsn_hindex *x, const char *h, size_t len);
 /* Unfold the raw value (v, len) the same way, into a new string. */
 char *dsn_unfold(const char *v, size_t len, size_t *n);
 /* The same with at most max octets out; *is_cut tells whether input was
@@ -116,6 +143,8 @@ long dsn_status_find(const char *p, size_t len, char out[16]);
 int dsn_reply_find(const char *p, size_t len);
 /* The SMTP stage a bounce's wording names ("in reply to RCPT TO"). */
 enum pb_stage dsn_stage_find(const char *p, size_t len);
+/* The same, with the cues' index built once for the message c. */
+enum pb_stage dsn_stage_find_in(struct dsn_ctx *c, const char *p, size_t len);
 
 /*
  * The next e-mail address (local@domain, perhaps in angle brackets) in

@@ -72,32 +72,83 @@ static const struct mta_cue cues[] = {
     {"notes", NULL, "Lotus Notes"},
 };
 
-static bool
-cue_matches(const struct dsn_ctx *c, const struct mta_cue *q)
-{
+/* The fields the cues name, each unfolded and lower-cased once. */
+struct cue_fields {
+    struct {
+        const char *name;
+        char *v; /* NULL: absent */
+        size_t n;
+    } f[16];
     size_t n;
-    char *v;
-    bool yes;
+};
+
+static int
+lower_byte(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Whether the lower-case (v, n) holds text, ASCII case-insensitive: the
+   same as dsn_find(). */
+static bool
+holds_lower(const char *v, size_t n, const char *text)
+{
+    size_t tn = strlen(text), i;
+    const char *at = v, *end = v + n;
+    char first;
+
+    if (tn == 0)
+        return true;
+    first = (char)lower_byte((unsigned char)text[0]);
+    while (tn <= (size_t)(end - at) &&
+           (at = memchr(at, first, (size_t)(end - at) - tn + 1)) != NULL) {
+        for (i = 1; i < tn; i++)
+            if (at[i] != (char)lower_byte((unsigned char)text[i]))
+                break;
+        if (i == tn)
+            return true;
+        at++;
+    }
+    return false;
+}
+
+static bool
+cue_matches(const struct dsn_ctx *c, const struct mta_cue *q,
+            struct cue_fields *cf)
+{
+    size_t k;
 
     if (q->field == NULL)
         return dsn_find(pb_buf_ptr(&c->text), c->text.len, q->text) != NULL;
-    v = dsn_header_get(c->hdr.p, c->hdr.len, q->field, &n);
-    if (v == NULL)
-        return false;
-    yes = dsn_find(v, n, q->text) != NULL;
-    free(v);
-    return yes;
+    for (k = 0; k < cf->n; k++)
+        if (strcmp(cf->f[k].name, q->field) == 0)
+            break;
+    if (k == cf->n) {
+        if (cf->n == sizeof(cf->f) / sizeof(cf->f[0]))
+            pb_panic("dsn_mta_detect: more than %zu fields", cf->n);
+        cf->f[k].name = q->field;
+        cf->f[k].v = dsn_hindex_get(&c->hdr_fields, q->field, &cf->f[k].n);
+        for (size_t i = 0; cf->f[k].v != NULL && i < cf->f[k].n; i++)
+            cf->f[k].v[i] = (char)lower_byte((unsigned char)cf->f[k].v[i]);
+        cf->n++;
+    }
+    return cf->f[k].v != NULL && holds_lower(cf->f[k].v, cf->f[k].n, q->text);
 }
 
 const char *
 dsn_mta_detect(const struct dsn_ctx *c)
 {
+    struct cue_fields cf;
+    const char *name = NULL;
     size_t k;
 
-    for (k = 0; k < sizeof(cues) / sizeof(cues[0]); k++)
-        if (cue_matches(c, &cues[k]))
-            return cues[k].name;
-    return NULL;
+    cf.n = 0;
+    for (k = 0; k < sizeof(cues) / sizeof(cues[0]) && name == NULL; k++)
+        if (cue_matches(c, &cues[k], &cf))
+            name = cues[k].name;
+    for (k = 0; k < cf.n; k++)
+        free(cf.f[k].v);
+    return name;
 }
 
 /* What only a bounce's text says. */
@@ -155,24 +206,24 @@ dsn_mta_is_bounce(const struct dsn_ctx *c)
     char *v;
     bool yes = false;
 
-    v = dsn_header_get(c->hdr.p, c->hdr.len, "X-Failed-Recipients", NULL);
+    v = dsn_hindex_get(&c->hdr_fields, "X-Failed-Recipients", NULL);
     if (v != NULL) {
         free(v);
         return true;
     }
-    v = dsn_header_get(c->hdr.p, c->hdr.len, "Subject", &n);
+    v = dsn_hindex_get(&c->hdr_fields, "Subject", &n);
     for (k = 0; v != NULL && k < sizeof(subjects) / sizeof(subjects[0]); k++)
         yes |= dsn_find(v, n, subjects[k]) != NULL;
     free(v);
     if (yes)
         return true;
-    v = dsn_header_get(c->hdr.p, c->hdr.len, "From", &n);
+    v = dsn_hindex_get(&c->hdr_fields, "From", &n);
     for (k = 0; v != NULL && k < sizeof(senders) / sizeof(senders[0]); k++)
         yes |= dsn_find(v, n, senders[k]) != NULL;
     free(v);
     if (yes)
         return true;
-    v = dsn_header_get(c->hdr.p, c->hdr.len, "Return-Path", &n);
+    v = dsn_hindex_get(&c->hdr_fields, "Return-Path", &n);
     if (v != NULL) {
         struct dsn_slice t = dsn_trim(v, n);
 
@@ -226,11 +277,22 @@ error_text(const struct dsn_ctx *c, struct dsn_slice *after)
     struct dsn_slice s = {p, c->text.len};
     const char *line;
     size_t pos = 0, n, at, k;
+    bool is_first[256] = {false};
 
     if (after != NULL)
         after->p = NULL;
     if (c->is_ret_inline)
         s.len = (size_t)(c->ret_hdr.p - p);
+    /* the bytes a mark starts with, in either case */
+    for (k = 0; k < sizeof(returned_marks) / sizeof(returned_marks[0]); k++) {
+        unsigned char m = (unsigned char)returned_marks[k][0];
+
+        is_first[m] = true;
+        if (m >= 'a' && m <= 'z')
+            is_first[m - 'a' + 'A'] = true;
+        else if (m >= 'A' && m <= 'Z')
+            is_first[m - 'A' + 'a'] = true;
+    }
     for (;;) {
         struct dsn_slice t;
 
@@ -238,6 +300,8 @@ error_text(const struct dsn_ctx *c, struct dsn_slice *after)
         if (!dsn_line_next(s.p, s.len, &pos, &line, &n))
             break;
         t = dsn_trim(line, n);
+        if (t.len == 0 || !is_first[(unsigned char)t.p[0]])
+            continue;
         for (k = 0; k < sizeof(returned_marks) / sizeof(returned_marks[0]);
              k++) {
             if (dsn_starts(t.p, t.len, returned_marks[k])) {
@@ -266,7 +330,7 @@ static void
 exclude_add_field(struct exclude *x, const struct dsn_ctx *c, const char *field)
 {
     size_t n, pos = 0;
-    char *v = dsn_header_get(c->hdr.p, c->hdr.len, field, &n);
+    char *v = dsn_hindex_get(&c->hdr_fields, field, &n);
     struct dsn_slice a;
 
     while (v != NULL && x->n < sizeof(x->v) / sizeof(x->v[0]) &&
@@ -483,7 +547,7 @@ diagnose_para(struct dsn_ctx *c, struct dsn_recipient *r, const char *p,
         dsn_status_find(t.p, t.len, st) < 0) {
         /* no reply in it: no diagnostic either, maybe a stage */
         if (r->stage == PB_STAGE_NONE)
-            r->stage = dsn_stage_find(t.p, t.len);
+            r->stage = dsn_stage_find_in(c, t.p, t.len);
         return;
     }
     if (head.len < t.len && (dsn_reply_find(head.p, head.len) != 0 ||
@@ -600,7 +664,7 @@ sendmail_transcript(struct dsn_ctx *c, const struct dsn_slice *t, bool add)
             r = dsn_rcpt_get(c, a.p, a.len);
         if (r != NULL && reply.p != NULL) {
             if (r->stage == PB_STAGE_NONE && cmd.p != NULL)
-                r->stage = dsn_stage_find(cmd.p, cmd.len);
+                r->stage = dsn_stage_find_in(c, cmd.p, cmd.len);
             dsn_rcpt_diagnose(c, r, reply.p + 4, reply.len - 4);
         } else if (r != NULL) {
             /* "554 <a>... 550 Host unknown": the remote's reply after */
@@ -618,11 +682,12 @@ sendmail_transcript(struct dsn_ctx *c, const struct dsn_slice *t, bool add)
 
 /* Recipients from the addresses of field name of header (h, len). */
 static void
-rcpt_from_field(struct dsn_ctx *c, const char *h, size_t len, const char *name,
-                struct shared *s)
+rcpt_from_field(struct dsn_ctx *c, const struct dsn_hindex *x, const char *h,
+                size_t len, const char *name, struct shared *s)
 {
     size_t vn, ap = 0;
-    char *v = dsn_header_get(h, len, name, &vn);
+    char *v = x != NULL ? dsn_hindex_get(x, name, &vn)
+                        : dsn_header_get(h, len, name, &vn);
     struct dsn_slice a;
 
     while (v != NULL && dsn_addr_next(v, vn, &ap, &a)) {
@@ -662,7 +727,8 @@ dsn_mta_parse(struct dsn_ctx *c, const char *mta)
     }
     free(pa);
     /* Exim and Gmail name the failed recipients in a header field */
-    rcpt_from_field(c, c->hdr.p, c->hdr.len, "X-Failed-Recipients", &whole);
+    rcpt_from_field(c, &c->hdr_fields, c->hdr.p, c->hdr.len,
+                    "X-Failed-Recipients", &whole);
     if (c->out->n == 0 && (c->ret_hdr.p != NULL || after.p != NULL)) {
         /* the text names nobody: whom the returned message was for */
         struct dsn_slice h = c->ret_hdr;
@@ -675,7 +741,8 @@ dsn_mta_parse(struct dsn_ctx *c, const char *mta)
             if (blank != NULL)
                 h.len = (size_t)(blank - after.p) + 1;
         }
-        rcpt_from_field(c, h.p, h.len, "To", &whole);
+        rcpt_from_field(c, h.p == c->ret_hdr.p ? &c->ret_fields : NULL, h.p,
+                        h.len, "To", &whole);
     }
     shared_release(&head);
     shared_release(&tail);

@@ -6,6 +6,16 @@
  * providers recognised by host or text, and the most specific rule whose
  * stage, server, reply code, RFC 3463 enhanced status and text all match
  * decides.  Texts are searched unfolded and bounded (PB_LIMIT_REJECT_TEXT).
+ *
+ * Matching is the hot path of `probe explain` (a classification per
+ * refusal, 540 patterns).  Each pattern is expanded at load into the
+ * fixed strings of byte sets, with gaps ("[^.]{0,40}", " *"), that its
+ * language is made of; one pass over the text with an index of their
+ * longest literal parts finds every pattern that matches, and no regexec()
+ * runs.  Only a pattern outside that subset of POSIX EREs keeps its
+ * regex_t (and is tried only when the text holds a literal every match
+ * holds).  Either way a pattern matches exactly what regexec() with
+ * REG_EXTENDED | REG_ICASE in the "C" locale matches.
  */
 #include "reject.h"
 
@@ -103,10 +113,54 @@ struct rj_status {
     int cls, subject, detail;
 };
 
+/*
+ * One pattern, compiled.  Most rule patterns are literals, or alternations
+ * of literals with optional parts, bracket expressions and anchors
+ * ("(^|[^a-z0-9])spf([^a-z0-9]|$)"): their language is a short list of
+ * fixed-length strings of byte sets, matched without regexec() (see
+ * "Matching" below).  The others (a '*', '+' or long interval, or syntax
+ * the expansion does not know) keep their regex_t, tried only when the
+ * text holds one of the literals every match contains.
+ */
+struct rj_seq {
+    uint16_t *el;        /* per element: a byte (lower case); 256 + the index of
+                            a byte set of the pattern (one byte of it); or
+                            RJ_GAP + the index of a gap */
+    uint16_t len;        /* elements: the bytes it matches unless has_gap */
+    uint16_t off, alen;  /* the longest run of plain bytes: its place */
+    char *lit;           /* and its bytes, for the literal index */
+    bool is_bol, is_eol; /* anchored at the start, at the end */
+    bool has_gap;
+};
+
+/* A byte set repeated min to max times (max -1: no bound): "[^.]{0,40}",
+   " *", ".*". */
+struct rj_gap {
+    uint16_t set;
+    uint16_t min;
+    int32_t max;
+};
+
+#define RJ_GAP 0x8000u
+
+struct rj_pat {
+    bool is_regex;
+    regex_t re;         /* is_regex */
+    char **need;        /* is_regex: literals (lower case) a match holds
+                           one of; none: always tried */
+    uint32_t *need_bit; /* their presence bits in the index */
+    size_t nneed;
+    struct rj_seq *seqs; /* !is_regex: matches where one of them does */
+    size_t nseqs;
+    uint8_t (*sets)[32]; /* the byte sets of seqs (lower case) */
+    size_t nsets;
+    struct rj_gap *gaps; /* and their gaps */
+    size_t ngaps;
+    uint32_t id; /* its bit in a classification's results */
+};
+
 struct rj_regexes {
-    regex_t *v;
-    char **lit; /* per pattern: a literal every match contains (lower
-                   case), or NULL; a cheap test before regexec() */
+    struct rj_pat *v;
     size_t n;
 };
 
@@ -136,6 +190,53 @@ struct rj_rule {
     size_t order;   /* load order, for ties */
 };
 
+/*
+ * The literals of the patterns matched against one subject (the text, or
+ * the host), found in one pass over it: the plain runs of the expanded
+ * patterns' strings, and the literals the regex_t ones need.  A literal of
+ * four bytes or more is chained by one window of four of its bytes, the
+ * one whose chain was the shortest when it was added: many share their
+ * first bytes ("exceeded ...", "sender ..."), few share all windows.
+ * Shorter ones by their bytes.
+ */
+struct rj_lit {
+    const char *s; /* lower case, borrowed from the pattern */
+    uint32_t len;
+    uint64_t win; /* the bytes of its indexed window (rj_load8()) */
+    uint32_t off; /* where the window starts in it */
+    uint32_t bit; /* presence bit, or UINT32_MAX */
+    uint32_t use; /* its uses: uses[use .. use + nuse) */
+    uint32_t nuse;
+    uint32_t next; /* the next literal of its chain, or UINT32_MAX */
+};
+
+/* A string of an expanded pattern whose plain run is the literal. */
+struct rj_use {
+    const struct rj_pat *pat;
+    const struct rj_seq *seq;
+};
+
+#define RJ_HASH2 256u /* chains of the shorter literals */
+
+struct rj_index {
+    struct rj_lit *lits;
+    size_t nlits;
+    struct rj_use *uses;
+    size_t nuses;
+    /*
+     * Filters that fit the first-level cache, so that most places of a
+     * text stop at two tests: a bit per hash of the windows of eight bytes
+     * (2^bits8 of them, some 64 per literal), a bit per first two bytes of
+     * the shorter literals (NULL: none).  The chains of the windows are
+     * 8 bits of used8 each.
+     */
+    uint64_t *used8, *used2;
+    uint32_t *head8;
+    unsigned bits8;
+    uint32_t head2[RJ_HASH2], head1[256];
+    bool has1;
+};
+
 struct reject_rules {
     struct rj_provider *providers;
     size_t nproviders;
@@ -143,22 +244,56 @@ struct reject_rules {
     size_t nrules;
     size_t *sorted; /* rule indexes, most specific first */
     size_t nfiles;
+    /* built by rj_index_build() after each file */
+    struct rj_index *text_index, *host_index;
+    size_t npats; /* pattern ids are 0 .. npats - 1 */
+    size_t nbits; /* presence bits are 0 .. nbits - 1 */
 };
+
+static void
+rj_pat_release(struct rj_pat *p)
+{
+    size_t i;
+
+    if (p->is_regex)
+        regfree(&p->re);
+    for (i = 0; i < p->nneed; i++)
+        free(p->need[i]);
+    free(p->need);
+    free(p->need_bit);
+    for (i = 0; i < p->nseqs; i++) {
+        free(p->seqs[i].el);
+        free(p->seqs[i].lit);
+    }
+    free(p->seqs);
+    free(p->sets);
+    free(p->gaps);
+    memset(p, 0, sizeof(*p));
+}
 
 static void
 rj_regexes_release(struct rj_regexes *r)
 {
     size_t i;
 
-    for (i = 0; i < r->n; i++) {
-        regfree(&r->v[i]);
-        free(r->lit[i]);
-    }
+    for (i = 0; i < r->n; i++)
+        rj_pat_release(&r->v[i]);
     free(r->v);
-    free(r->lit);
     r->v = NULL;
-    r->lit = NULL;
     r->n = 0;
+}
+
+static void
+rj_index_free(struct rj_index *x)
+{
+    if (x == NULL)
+        return;
+    free(x->lits);
+    free(x->uses);
+    free(x->used8);
+    free(x->used2);
+    free(x->head8);
+    free(x);
 }
 
 static void
@@ -190,6 +325,8 @@ reject_rules_free(struct reject_rules *r)
     free(r->providers);
     free(r->rules);
     free(r->sorted);
+    rj_index_free(r->text_index);
+    rj_index_free(r->host_index);
     free(r);
 }
 
@@ -456,30 +593,814 @@ rj_literal(const char *pat)
     return NULL;
 }
 
-/* Whether (lower, len), in lower case, holds one of the '\n'-separated
-   literals in lits (lower case). */
-static bool
-rj_has_literal(const char *lower, size_t len, const char *lits)
+/*
+ * A pattern read into a tree, for the subset of POSIX EREs that the
+ * expansion below knows and that regcomp() accepts; anything else goes to
+ * regcomp() as it is, which judges it.  The subset: printable ASCII, '\'
+ * before punctuation, '.', bracket expressions of bytes and of ranges
+ * within a-z, A-Z or 0-9 ('-' first or last), groups, '|' between
+ * non-empty alternatives, '^', '$', and one of '?', '*', '+', {m}, {m,},
+ * {m,n} after an atom.  Bytes are kept in lower case: the patterns are
+ * REG_ICASE, in the "C" locale (probe never calls setlocale()), and the
+ * text is compared in lower case.
+ */
+enum rx_type { RX_CHAR, RX_SET, RX_BOL, RX_EOL, RX_GROUP };
+
+struct rx_seq;
+
+struct rx_node {
+    enum rx_type type;
+    unsigned char c;     /* RX_CHAR */
+    uint8_t set[32];     /* RX_SET: a bit per byte */
+    struct rx_seq *alts; /* RX_GROUP */
+    size_t nalts;
+    int min, max; /* repeated min to max times; max -1: no bound */
+};
+
+struct rx_seq {
+    struct rx_node *v;
+    size_t n, cap;
+};
+
+#define RX_MAX_DEPTH  16
+#define RX_MAX_REPEAT 255
+#define RX_MAX_STRS   256            /* strings an expansion may have */
+#define RX_MAX_LEN    256            /* and their length */
+#define RX_ARENA_MAX  (1024u * 1024) /* bytes one pattern may use */
+#define RX_BLOCK      (16u * 1024)
+
+/*
+ * What compiling one pattern allocates, released at once: the tree and
+ * the expansions' intermediate strings.  Bounded: past RX_ARENA_MAX an
+ * allocation fails, and the pattern goes to regcomp().
+ */
+struct rx_arena {
+    char **blocks;
+    size_t nblocks;
+    size_t used, size; /* in the last block */
+    size_t total;
+};
+
+static void *
+rx_alloc(struct rx_arena *a, size_t n)
 {
-    const char *lit = lits;
+    void *p;
 
-    for (;;) {
-        const char *nl = strchr(lit, '\n');
-        size_t n = nl ? (size_t)(nl - lit) : strlen(lit);
-        const char *p = lower, *end = lower + len;
+    n = (n + 15) & ~(size_t)15;
+    if (a->total + n > RX_ARENA_MAX)
+        return NULL;
+    if (a->nblocks == 0 || a->used + n > a->size) {
+        size_t size = n > RX_BLOCK ? n : RX_BLOCK;
 
-        while ((size_t)(end - p) >= n) {
-            p = memchr(p, lit[0], (size_t)(end - p) - n + 1);
-            if (p == NULL)
-                break;
-            if (memcmp(p, lit, n) == 0)
-                return true;
-            p++;
-        }
-        if (nl == NULL)
-            return false;
-        lit = nl + 1;
+        a->blocks =
+            pb_xreallocarray(a->blocks, a->nblocks + 1, sizeof(*a->blocks));
+        a->blocks[a->nblocks++] = pb_xmalloc(size);
+        a->used = 0;
+        a->size = size;
     }
+    p = a->blocks[a->nblocks - 1] + a->used;
+    a->used += n;
+    a->total += n;
+    return p;
+}
+
+static void
+rx_arena_release(struct rx_arena *a)
+{
+    for (size_t i = 0; i < a->nblocks; i++)
+        free(a->blocks[i]);
+    free(a->blocks);
+    memset(a, 0, sizeof(*a));
+}
+
+static inline void
+rx_set_add(uint8_t *set, unsigned c)
+{
+    set[c >> 3] |= (uint8_t)(1u << (c & 7));
+}
+
+static inline bool
+rx_set_has(const uint8_t *set, unsigned c)
+{
+    return (set[c >> 3] >> (c & 7)) & 1;
+}
+
+static bool
+rx_same_range(unsigned a, unsigned b)
+{
+    return a <= b && ((pb_is_digit((int)a) && pb_is_digit((int)b)) ||
+                      (a >= 'a' && b <= 'z') || (a >= 'A' && b <= 'Z'));
+}
+
+/* The bracket expression after the '[' at pat[*i]. */
+static bool
+rx_bracket(const char *pat, size_t *i, uint8_t set[32])
+{
+    size_t j = *i, first;
+    bool is_neg = false;
+
+    memset(set, 0, 32);
+    if (pat[j] == '^') {
+        is_neg = true;
+        j++;
+    }
+    first = j;
+    if (pat[j] == ']')
+        return false; /* a literal ']': not in the subset */
+    while (pat[j] != ']') {
+        unsigned a = (unsigned char)pat[j];
+
+        if (a < 0x20 || a > 0x7e || a == '[' || a == '\\')
+            return false;
+        if (a != '-' && pat[j + 1] == '-' && pat[j + 2] != ']' &&
+            pat[j + 2] != '\0') {
+            unsigned b = (unsigned char)pat[j + 2];
+
+            if (!rx_same_range(a, b))
+                return false;
+            for (unsigned c = a; c <= b; c++)
+                rx_set_add(set, (unsigned)rj_lower((int)c));
+            j += 3;
+            continue;
+        }
+        if (a == '-' && j != first && pat[j + 1] != ']')
+            return false;
+        rx_set_add(set, (unsigned)rj_lower((int)a));
+        j++;
+    }
+    if (is_neg) {
+        for (size_t k = 0; k < 32; k++)
+            set[k] = (uint8_t)~set[k];
+        set[0] &= (uint8_t)~1u; /* RE_DOT_NOT_NULL; the text has none */
+    }
+    *i = j + 1;
+    return true;
+}
+
+/* A bound of an interval: 0 to RX_MAX_REPEAT, at most 3 digits. */
+static bool
+rx_bound(const char *pat, size_t *i, int *out)
+{
+    int v = 0, n = 0;
+
+    while (pb_is_digit(pat[*i]) && n < 3) {
+        v = v * 10 + (pat[(*i)++] - '0');
+        n++;
+    }
+    if (n == 0 || pb_is_digit(pat[*i]) || v > RX_MAX_REPEAT)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The repetition after the atom nd at pat[*i], if there is one. */
+static bool
+rx_repeat(const char *pat, size_t *i, struct rx_node *nd)
+{
+    char c = pat[*i];
+
+    if (c != '?' && c != '*' && c != '+' && c != '{')
+        return true;
+    if (nd->type == RX_BOL || nd->type == RX_EOL)
+        return false;
+    (*i)++;
+    if (c == '?') {
+        nd->min = 0;
+        nd->max = 1;
+    } else if (c == '*') {
+        nd->min = 0;
+        nd->max = -1;
+    } else if (c == '+') {
+        nd->min = 1;
+        nd->max = -1;
+    } else {
+        if (!rx_bound(pat, i, &nd->min))
+            return false;
+        nd->max = nd->min;
+        if (pat[*i] == ',') {
+            (*i)++;
+            nd->max = -1;
+            if (pat[*i] != '}' && !rx_bound(pat, i, &nd->max))
+                return false;
+        }
+        if (pat[*i] != '}' || (nd->max >= 0 && nd->max < nd->min) ||
+            nd->max == 0)
+            return false;
+        (*i)++;
+    }
+    c = pat[*i];
+    return c != '?' && c != '*' && c != '+' && c != '{';
+}
+
+static bool rx_alts(struct rx_arena *a, const char *pat, size_t *i,
+                    size_t depth, struct rx_node *group);
+
+/* A new node at the end of seq. */
+static struct rx_node *
+rx_node_add(struct rx_arena *a, struct rx_seq *seq)
+{
+    struct rx_node *nd;
+
+    if (seq->n == seq->cap) {
+        size_t cap = seq->cap == 0 ? 8 : 2 * seq->cap;
+        struct rx_node *v = rx_alloc(a, cap * sizeof(*v));
+
+        if (v == NULL)
+            return NULL;
+        if (seq->n > 0)
+            memcpy(v, seq->v, seq->n * sizeof(*v));
+        seq->v = v;
+        seq->cap = cap;
+    }
+    nd = &seq->v[seq->n++];
+    memset(nd, 0, sizeof(*nd));
+    nd->type = RX_CHAR;
+    nd->min = nd->max = 1;
+    return nd;
+}
+
+/* One alternative, up to '|', ')' or the end; never empty. */
+static bool
+rx_sequence(struct rx_arena *a, const char *pat, size_t *i, size_t depth,
+            struct rx_seq *seq)
+{
+    memset(seq, 0, sizeof(*seq));
+    for (;;) {
+        char c = pat[*i];
+        struct rx_node *nd;
+
+        if (c == '\0' || c == '|' || c == ')')
+            return seq->n > 0;
+        nd = rx_node_add(a, seq);
+        if (nd == NULL)
+            return false;
+        switch (c) {
+        case '(':
+            if (depth >= RX_MAX_DEPTH)
+                return false;
+            (*i)++;
+            if (!rx_alts(a, pat, i, depth + 1, nd) || pat[*i] != ')')
+                return false;
+            (*i)++;
+            break;
+        case '[':
+            (*i)++;
+            nd->type = RX_SET;
+            if (!rx_bracket(pat, i, nd->set))
+                return false;
+            break;
+        case '.':
+            (*i)++;
+            nd->type = RX_SET;
+            memset(nd->set, 0xff, sizeof(nd->set));
+            nd->set[0] &= (uint8_t)~1u;
+            break;
+        case '^':
+            (*i)++;
+            nd->type = RX_BOL;
+            break;
+        case '$':
+            (*i)++;
+            nd->type = RX_EOL;
+            break;
+        case '\\':
+            c = pat[*i + 1];
+            if (c == '\0' || strchr("\\^$.[]|()*+?{}/-", c) == NULL)
+                return false;
+            nd->c = (unsigned char)c;
+            *i += 2;
+            break;
+        default:
+            if ((unsigned char)c < 0x20 || (unsigned char)c > 0x7e ||
+                strchr("*+?{}]", c) != NULL)
+                return false;
+            nd->c = (unsigned char)rj_lower((unsigned char)c);
+            (*i)++;
+            break;
+        }
+        if (!rx_repeat(pat, i, nd))
+            return false;
+    }
+}
+
+/* Alternatives separated by '|', up to ')' or the end, into group. */
+static bool
+rx_alts(struct rx_arena *a, const char *pat, size_t *i, size_t depth,
+        struct rx_node *group)
+{
+    size_t cap = 0;
+
+    group->type = RX_GROUP;
+    group->alts = NULL;
+    group->nalts = 0;
+    for (;;) {
+        if (group->nalts == cap) {
+            struct rx_seq *v;
+
+            cap = cap == 0 ? 4 : 2 * cap;
+            v = rx_alloc(a, cap * sizeof(*v));
+            if (v == NULL)
+                return false;
+            if (group->nalts > 0)
+                memcpy(v, group->alts, group->nalts * sizeof(*v));
+            group->alts = v;
+        }
+        if (!rx_sequence(a, pat, i, depth, &group->alts[group->nalts++]))
+            return false;
+        if (pat[*i] != '|')
+            return true;
+        (*i)++;
+    }
+}
+
+/* The whole pattern as one group; false when outside the subset. */
+static bool
+rx_parse(struct rx_arena *a, const char *pat, struct rx_node *top)
+{
+    size_t i = 0;
+
+    memset(top, 0, sizeof(*top));
+    top->min = top->max = 1;
+    return rx_alts(a, pat, &i, 0, top) && pat[i] == '\0';
+}
+
+/*
+ * The language of a node as fixed-length strings: per position a byte
+ * (< 256) or 256 + the index of a byte set; maybe anchored.
+ */
+struct rx_str {
+    uint16_t *el;
+    size_t len;
+    bool is_bol, is_eol;
+};
+
+struct rx_strs {
+    struct rx_str *v;
+    size_t n, cap;
+};
+
+/* The byte sets and gaps of one pattern. */
+struct rx_sets {
+    uint8_t (*v)[32];
+    size_t n;
+    struct rj_gap *gaps;
+    size_t ngaps;
+};
+
+/* The index of set in sets, added when new. */
+static size_t
+rx_set_index(struct rx_sets *sets, const uint8_t set[32])
+{
+    size_t k;
+
+    for (k = 0; k < sets->n; k++)
+        if (memcmp(sets->v[k], set, 32) == 0)
+            return k;
+    sets->v = pb_xreallocarray(sets->v, sets->n + 1, sizeof(*sets->v));
+    memcpy(sets->v[sets->n], set, 32);
+    return sets->n++;
+}
+
+/* Add x followed by y (y may be NULL) to s; false past the caps. */
+static bool
+rx_strs_push(struct rx_arena *a, struct rx_strs *s, const struct rx_str *x,
+             const struct rx_str *y)
+{
+    size_t len = x->len + (y != NULL ? y->len : 0);
+    struct rx_str *o;
+
+    if (s->n >= RX_MAX_STRS || len > RX_MAX_LEN)
+        return false;
+    if (s->n == s->cap) {
+        size_t cap = s->cap == 0 ? 2 : 2 * s->cap;
+        struct rx_str *v = rx_alloc(a, cap * sizeof(*v));
+
+        if (v == NULL)
+            return false;
+        if (s->n > 0)
+            memcpy(v, s->v, s->n * sizeof(*v));
+        s->v = v;
+        s->cap = cap;
+    }
+    o = &s->v[s->n];
+    o->el = rx_alloc(a, (len + 1) * sizeof(*o->el));
+    if (o->el == NULL)
+        return false;
+    s->n++;
+    o->len = len;
+    if (x->len > 0)
+        memcpy(o->el, x->el, x->len * sizeof(*o->el));
+    if (y != NULL && y->len > 0)
+        memcpy(o->el + x->len, y->el, y->len * sizeof(*o->el));
+    o->is_bol = x->is_bol || (y != NULL && y->is_bol);
+    o->is_eol = x->is_eol || (y != NULL && y->is_eol);
+    return true;
+}
+
+/*
+ * x followed by y into a new out.  A '^' after a byte, or a '$' before
+ * one, can never match: such a pattern is left to regcomp(), to be sure.
+ */
+static bool
+rx_strs_concat(struct rx_arena *a, const struct rx_strs *x,
+               const struct rx_strs *y, struct rx_strs *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < x->n; i++)
+        for (size_t k = 0; k < y->n; k++)
+            if ((y->v[k].is_bol && (x->v[i].len > 0 || x->v[i].is_eol)) ||
+                (x->v[i].is_eol && y->v[k].len > 0) ||
+                !rx_strs_push(a, out, &x->v[i], &y->v[k]))
+                return false;
+    return true;
+}
+
+static bool
+rx_strs_append(struct rx_arena *a, struct rx_strs *s,
+               const struct rx_strs *more)
+{
+    for (size_t i = 0; i < more->n; i++)
+        if (!rx_strs_push(a, s, &more->v[i], NULL))
+            return false;
+    return true;
+}
+
+/* A new {""}. */
+static bool
+rx_strs_empty(struct rx_arena *a, struct rx_strs *s)
+{
+    static const struct rx_str none = {NULL, 0, false, false};
+
+    memset(s, 0, sizeof(*s));
+    return rx_strs_push(a, s, &none, NULL);
+}
+
+static bool rx_expand_seq(struct rx_arena *a, const struct rx_seq *seq,
+                          struct rx_sets *sets, struct rx_strs *out);
+
+/*
+ * The strings of node, its repetition included, into a new out; sets
+ * NULL: a byte set is no string (false).
+ */
+static bool
+rx_expand_node(struct rx_arena *a, const struct rx_node *nd,
+               struct rx_sets *sets, struct rx_strs *out)
+{
+    struct rx_strs base, pow, next, alt;
+    struct rx_str one = {NULL, 0, false, false};
+    uint16_t el;
+
+    memset(out, 0, sizeof(*out));
+    memset(&base, 0, sizeof(base));
+    if ((nd->type == RX_CHAR || nd->type == RX_SET) && sets != NULL &&
+        (nd->max < 0 || nd->max > 3) && sets->ngaps < RJ_GAP) {
+        /* one byte repeated: a gap, matched by its count */
+        uint8_t set[32];
+        struct rj_gap *g;
+
+        if (nd->type == RX_CHAR) {
+            memset(set, 0, sizeof(set));
+            rx_set_add(set, nd->c);
+        } else {
+            memcpy(set, nd->set, sizeof(set));
+        }
+        sets->gaps =
+            pb_xreallocarray(sets->gaps, sets->ngaps + 1, sizeof(*sets->gaps));
+        g = &sets->gaps[sets->ngaps];
+        g->set = (uint16_t)rx_set_index(sets, set);
+        g->min = (uint16_t)nd->min;
+        g->max = nd->max;
+        el = (uint16_t)(RJ_GAP + sets->ngaps++);
+        one.el = &el;
+        one.len = 1;
+        return rx_strs_push(a, out, &one, NULL);
+    }
+    if (nd->max < 0)
+        return false;
+    switch (nd->type) {
+    case RX_CHAR:
+        el = nd->c;
+        one.el = &el;
+        one.len = 1;
+        if (!rx_strs_push(a, &base, &one, NULL))
+            return false;
+        break;
+    case RX_SET: {
+        size_t k;
+
+        if (sets == NULL)
+            return false;
+        k = rx_set_index(sets, nd->set);
+        el = (uint16_t)(256 + k);
+        one.el = &el;
+        one.len = 1;
+        if (!rx_strs_push(a, &base, &one, NULL))
+            return false;
+        break;
+    }
+    case RX_BOL:
+    case RX_EOL:
+        one.is_bol = nd->type == RX_BOL;
+        one.is_eol = nd->type == RX_EOL;
+        if (!rx_strs_push(a, &base, &one, NULL))
+            return false;
+        break;
+    case RX_GROUP:
+        for (size_t k = 0; k < nd->nalts; k++)
+            if (!rx_expand_seq(a, &nd->alts[k], sets, &alt) ||
+                !rx_strs_append(a, &base, &alt))
+                return false;
+        break;
+    }
+    if (nd->min == 1 && nd->max == 1) {
+        *out = base;
+        return true;
+    }
+    /* min to max copies */
+    if (!rx_strs_empty(a, &pow))
+        return false;
+    for (int k = 0; k <= nd->max; k++) {
+        if (k >= nd->min && !rx_strs_append(a, out, &pow))
+            return false;
+        if (k < nd->max) {
+            if (!rx_strs_concat(a, &pow, &base, &next))
+                return false;
+            pow = next;
+        }
+    }
+    return true;
+}
+
+static bool
+rx_expand_seq(struct rx_arena *a, const struct rx_seq *seq,
+              struct rx_sets *sets, struct rx_strs *out)
+{
+    struct rx_strs acc, e;
+
+    memset(out, 0, sizeof(*out));
+    if (!rx_strs_empty(a, &acc))
+        return false;
+    for (size_t i = 0; i < seq->n; i++) {
+        size_t k = i;
+
+        /* a run of plain bytes is one string */
+        while (k < seq->n && seq->v[k].type == RX_CHAR && seq->v[k].min == 1 &&
+               seq->v[k].max == 1)
+            k++;
+        if (k - i > 1) {
+            struct rx_str run = {NULL, k - i, false, false};
+
+            if (k - i > RX_MAX_LEN)
+                return false;
+            run.el = rx_alloc(a, (k - i) * sizeof(*run.el));
+            if (run.el == NULL)
+                return false;
+            for (size_t j = i; j < k; j++)
+                run.el[j - i] = seq->v[j].c;
+            memset(&e, 0, sizeof(e));
+            if (!rx_strs_push(a, &e, &run, NULL))
+                return false;
+            i = k - 1;
+        } else if (!rx_expand_node(a, &seq->v[i], sets, &e)) {
+            return false;
+        }
+        if (!rx_strs_concat(a, &acc, &e, out))
+            return false;
+        acc = *out;
+    }
+    *out = acc;
+    return true;
+}
+
+/*
+ * The pattern tree top as strings, into pat: each string's longest run of
+ * plain bytes is what the literal index looks for.  False when it does
+ * not expand (a '*', '+', too many or too long strings), or when a string
+ * is empty or all byte sets; pat is then as before.
+ */
+static bool
+rx_compile_seqs(struct rx_arena *a, const struct rx_node *top,
+                struct rj_pat *pat)
+{
+    struct rx_sets sets = {NULL, 0, NULL, 0};
+    struct rx_strs st, *strs = &st;
+    size_t at[RX_MAX_STRS], best[RX_MAX_STRS];
+
+    if (!rx_expand_node(a, top, &sets, strs) || strs->n == 0) {
+        free(sets.v);
+        free(sets.gaps);
+        return false;
+    }
+    for (size_t i = 0; i < strs->n; i++) {
+        const struct rx_str *x = &strs->v[i];
+        size_t run = 0;
+
+        best[i] = at[i] = 0;
+        for (size_t k = 0; k < x->len; k++) {
+            run = x->el[k] < 256 ? run + 1 : 0;
+            if (run > best[i]) {
+                best[i] = run;
+                at[i] = k + 1 - run;
+            }
+        }
+        if (best[i] == 0) {
+            free(sets.v);
+            free(sets.gaps);
+            return false;
+        }
+    }
+    pat->seqs = pb_xcalloc(strs->n, sizeof(*pat->seqs));
+    pat->nseqs = strs->n;
+    for (size_t i = 0; i < strs->n; i++) {
+        const struct rx_str *x = &strs->v[i];
+        struct rj_seq *q = &pat->seqs[i];
+
+        q->len = (uint16_t)x->len;
+        q->off = (uint16_t)at[i];
+        q->alen = (uint16_t)best[i];
+        q->is_bol = x->is_bol;
+        q->is_eol = x->is_eol;
+        q->el = pb_xreallocarray(NULL, x->len + 1, sizeof(*q->el));
+        memcpy(q->el, x->el, x->len * sizeof(*q->el));
+        for (size_t k = 0; k < x->len; k++)
+            q->has_gap |= x->el[k] >= RJ_GAP;
+        q->lit = pb_xmalloc(best[i] + 1);
+        for (size_t k = 0; k < best[i]; k++)
+            q->lit[k] = (char)q->el[at[i] + k];
+        q->lit[best[i]] = '\0';
+    }
+    pat->sets = sets.v;
+    pat->nsets = sets.n;
+    pat->gaps = sets.gaps;
+    pat->ngaps = sets.ngaps;
+    return true;
+}
+
+/*
+ * For a pattern left to regexec(): literals (lower case), one of which
+ * every match contains.  Plain strings: expansions without byte sets.
+ */
+
+/* The shortest string of s (0 when one is empty, or s has none). */
+static size_t
+rx_strs_min(const struct rx_strs *s)
+{
+    size_t m = 0;
+
+    for (size_t i = 0; i < s->n; i++)
+        if (i == 0 || s->v[i].len < m)
+            m = s->v[i].len;
+    return m;
+}
+
+/* Keep cand in *best when it is a better filter: a longer shortest
+   literal, then fewer of them. */
+static void
+rx_offer(struct rx_strs *best, const struct rx_strs *cand)
+{
+    size_t mc = rx_strs_min(cand), mb = rx_strs_min(best);
+
+    if (mc > 0 && (best->n == 0 || mc > mb || (mc == mb && cand->n < best->n)))
+        *best = *cand;
+}
+
+static bool rx_need_node(struct rx_arena *a, const struct rx_node *nd,
+                         struct rx_strs *out);
+
+/* What every match of seq contains: the best run of plain parts, or what
+   a required part needs. */
+static bool
+rx_need_seq(struct rx_arena *a, const struct rx_seq *seq, struct rx_strs *out)
+{
+    struct rx_strs run, e, next;
+
+    memset(out, 0, sizeof(*out));
+    if (!rx_strs_empty(a, &run))
+        return false;
+    for (size_t i = 0; i < seq->n; i++) {
+        const struct rx_node *nd = &seq->v[i];
+
+        if (rx_expand_node(a, nd, NULL, &e)) {
+            if (rx_strs_concat(a, &run, &e, &next)) {
+                run = next;
+                continue;
+            }
+            rx_offer(out, &run);
+            run = e;
+            continue;
+        }
+        rx_offer(out, &run);
+        if (!rx_strs_empty(a, &run))
+            return false;
+        if (nd->min >= 1 && rx_need_node(a, nd, &e))
+            rx_offer(out, &e);
+    }
+    rx_offer(out, &run);
+    return out->n > 0;
+}
+
+static bool
+rx_need_node(struct rx_arena *a, const struct rx_node *nd, struct rx_strs *out)
+{
+    struct rx_strs alt;
+
+    memset(out, 0, sizeof(*out));
+    if (nd->type != RX_GROUP)
+        return false;
+    for (size_t k = 0; k < nd->nalts; k++)
+        if (!rx_need_seq(a, &nd->alts[k], &alt) ||
+            !rx_strs_append(a, out, &alt))
+            return false;
+    return out->n > 0;
+}
+
+/* rj_literal()'s '\n'-separated list as the need of pat. */
+static void
+rx_need_from_literal(const char *s, struct rj_pat *pat)
+{
+    char *lits = rj_literal(s), *p = lits;
+
+    while (p != NULL) {
+        char *nl = strchr(p, '\n');
+
+        if (nl != NULL)
+            *nl = '\0';
+        pat->need =
+            pb_xreallocarray(pat->need, pat->nneed + 1, sizeof(*pat->need));
+        pat->need[pat->nneed++] = pb_xstrdup(p);
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+    free(lits);
+}
+
+/* A pattern of printable ASCII without a special character: itself. */
+static bool
+rj_pat_literal(const char *s, struct rj_pat *pat)
+{
+    size_t n = strlen(s);
+    struct rj_seq *q;
+
+    if (n == 0 || n > RX_MAX_LEN || strpbrk(s, "\\^$.[]|()*+?{}") != NULL)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return false;
+    q = pat->seqs = pb_xcalloc(1, sizeof(*pat->seqs));
+    pat->nseqs = 1;
+    q->len = q->alen = (uint16_t)n;
+    q->el = pb_xreallocarray(NULL, n, sizeof(*q->el));
+    q->lit = pb_xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        q->lit[i] = (char)rj_lower((unsigned char)s[i]);
+        q->el[i] = (unsigned char)q->lit[i];
+    }
+    q->lit[n] = '\0';
+    return true;
+}
+
+/* Compile the pattern s into pat; -1 (and err) when regcomp() refuses it. */
+static int
+rj_pat_compile(struct rj_load *ld, const char *s, struct rj_pat *pat)
+{
+    struct rx_arena a = {NULL, 0, 0, 0, 0};
+    struct rx_node top;
+    struct rx_strs need_strs, *need = &need_strs;
+    bool is_parsed;
+    char msg[128];
+    int rc;
+
+    memset(pat, 0, sizeof(*pat));
+    if (rj_pat_literal(s, pat))
+        return 0;
+    is_parsed = rx_parse(&a, s, &top);
+    if (is_parsed && rx_compile_seqs(&a, &top, pat)) {
+        rx_arena_release(&a);
+        return 0;
+    }
+    rc = regcomp(&pat->re, s, RJ_REGEX_FLAGS);
+    if (rc != 0) {
+        regerror(rc, &pat->re, msg, sizeof(msg));
+        regfree(&pat->re);
+        rx_arena_release(&a);
+        return rj_fail(ld, "not a valid regular expression: %s", msg);
+    }
+    pat->is_regex = true;
+    if (is_parsed && rx_need_node(&a, &top, need)) {
+        pat->need = pb_xcalloc(need->n, sizeof(*pat->need));
+        for (size_t i = 0; i < need->n; i++) {
+            char *t = pb_xmalloc(need->v[i].len + 1);
+
+            for (size_t k = 0; k < need->v[i].len; k++)
+                t[k] = (char)need->v[i].el[k];
+            t[need->v[i].len] = '\0';
+            pat->need[pat->nneed++] = t;
+        }
+    } else if (!is_parsed) {
+        rx_need_from_literal(s, pat);
+    }
+    rx_arena_release(&a);
+    pat->need_bit = pb_xcalloc(pat->nneed + 1, sizeof(*pat->need_bit));
+    return 0;
 }
 
 /* Regular expressions. */
@@ -487,23 +1408,14 @@ static int
 rj_regex_each(struct rj_load *ld, const cJSON *item, size_t i, void *arg)
 {
     struct rj_regexes *r = arg;
-    const char *s;
-    char msg[128];
-    int rc;
+    const char *s = NULL;
 
     (void)i;
     if (rj_string(ld, item, PB_LIMIT_REJECT_PATTERN, &s) == -1)
         return -1;
     r->v = pb_xreallocarray(r->v, r->n + 1, sizeof(*r->v));
-    r->lit = pb_xreallocarray(r->lit, r->n + 1, sizeof(*r->lit));
-    r->lit[r->n] = NULL;
-    rc = regcomp(&r->v[r->n], s, RJ_REGEX_FLAGS);
-    if (rc != 0) {
-        regerror(rc, &r->v[r->n], msg, sizeof(msg));
-        regfree(&r->v[r->n]);
-        return rj_fail(ld, "not a valid regular expression: %s", msg);
-    }
-    r->lit[r->n] = rj_literal(s);
+    if (rj_pat_compile(ld, s, &r->v[r->n]) == -1)
+        return -1;
     r->n++;
     return 0;
 }
@@ -1018,6 +1930,464 @@ rj_load_root(struct rj_load *ld, const cJSON *root)
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* The literal index                                                   */
+
+#define RJ_NONE UINT32_MAX
+
+/*
+ * How rare a byte is in the texts searched (English words, lower case):
+ * the window a literal is indexed by is its rarest, so that few places of
+ * a text lead to a comparison.  Roughly -log2 of the frequency.
+ */
+static unsigned
+rj_rarity(unsigned char c)
+{
+    switch (c) {
+    case ' ':
+        return 1;
+    case 'e':
+        return 2;
+    case 't':
+    case 'a':
+    case 'o':
+    case 'i':
+    case 'n':
+    case 's':
+    case 'h':
+    case 'r':
+        return 3;
+    case 'd':
+    case 'l':
+    case 'c':
+    case 'u':
+    case 'm':
+        return 4;
+    case 'w':
+    case 'f':
+    case 'g':
+    case 'y':
+    case 'p':
+    case 'b':
+    case '.':
+    case ',':
+        return 5;
+    case 'v':
+    case 'k':
+        return 6;
+    default:
+        return c >= '0' && c <= '9' ? 6 : 8;
+    }
+}
+
+/* Eight bytes as a number (in the machine's order: only compared with
+   numbers loaded the same way). */
+static inline uint64_t
+rj_load8(const unsigned char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* bits bits of hash of a window; its chain is the hash >> 3. */
+static inline uint32_t
+rj_hash8(uint64_t v, unsigned bits)
+{
+    return (uint32_t)(v * 0x9e3779b97f4a7c15u >> (64 - bits));
+}
+
+/* The first two bytes of a short literal, and their chain. */
+static inline uint32_t
+rj_key2(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static inline uint32_t
+rj_hash2(uint32_t key)
+{
+    return key * 2654435761u >> 24;
+}
+
+static inline bool
+rj_bit(const uint64_t *v, uint32_t b)
+{
+    return (v[b >> 6] >> (b & 63)) & 1;
+}
+
+static inline void
+rj_bit_set(uint64_t *v, uint32_t b)
+{
+    v[b >> 6] |= (uint64_t)1 << (b & 63);
+}
+
+/* A literal being indexed: a string's plain run, or a regex's need. */
+struct rj_rec {
+    const char *s;
+    size_t len;
+    const struct rj_pat *pat;
+    const struct rj_seq *seq; /* NULL: a need, whose bit goes to *bit */
+    uint32_t *bit;
+};
+
+struct rj_recs {
+    struct rj_rec *v;
+    size_t n, cap;
+};
+
+static void
+rj_recs_add_pats(struct reject_rules *set, struct rj_recs *recs,
+                 struct rj_regexes *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        struct rj_pat *p = &r->v[i];
+        size_t n = p->is_regex ? p->nneed : p->nseqs;
+
+        p->id = (uint32_t)set->npats++;
+        if (recs->n + n + 1 > recs->cap) {
+            recs->cap = 2 * (recs->n + n + 1);
+            recs->v = pb_xreallocarray(recs->v, recs->cap, sizeof(*recs->v));
+        }
+        for (size_t k = 0; k < n; k++) {
+            struct rj_rec *e = &recs->v[recs->n++];
+
+            e->pat = p;
+            e->seq = p->is_regex ? NULL : &p->seqs[k];
+            e->s = p->is_regex ? p->need[k] : p->seqs[k].lit;
+            e->len = strlen(e->s);
+            e->bit = p->is_regex ? &p->need_bit[k] : NULL;
+        }
+    }
+}
+
+/* The index of recs; presence bits are numbered on from set->nbits. */
+static struct rj_index *
+rj_index_new(struct reject_rules *set, const struct rj_recs *recs)
+{
+    struct rj_index *x = pb_xcalloc(1, sizeof(*x));
+    size_t tabn = 16, i, n8;
+    uint32_t *tab, *litof;
+    uint8_t *load;
+
+    while (tabn < 2 * recs->n + 2)
+        tabn *= 2;
+    tab = pb_xcalloc(tabn, sizeof(*tab));
+    litof = pb_xcalloc(recs->n + 1, sizeof(*litof));
+    x->lits = pb_xcalloc(recs->n + 1, sizeof(*x->lits));
+    /* the distinct literals, and how many strings use each */
+    for (i = 0; i < recs->n; i++) {
+        const struct rj_rec *e = &recs->v[i];
+        uint32_t h = 2166136261u;
+        size_t slot;
+
+        for (size_t k = 0; k < e->len; k++)
+            h = (h ^ (unsigned char)e->s[k]) * 16777619u;
+        for (slot = h & (tabn - 1); tab[slot] != 0;
+             slot = (slot + 1) & (tabn - 1)) {
+            const struct rj_lit *l = &x->lits[tab[slot] - 1];
+
+            if (l->len == e->len && memcmp(l->s, e->s, e->len) == 0)
+                break;
+        }
+        if (tab[slot] == 0) {
+            struct rj_lit *l = &x->lits[x->nlits];
+
+            l->s = e->s;
+            l->len = (uint32_t)e->len;
+            l->bit = RJ_NONE;
+            tab[slot] = (uint32_t)++x->nlits;
+        }
+        litof[i] = tab[slot] - 1;
+        if (e->seq != NULL) {
+            x->lits[litof[i]].nuse++;
+        } else {
+            if (x->lits[litof[i]].bit == RJ_NONE)
+                x->lits[litof[i]].bit = (uint32_t)set->nbits++;
+            *e->bit = x->lits[litof[i]].bit;
+        }
+    }
+    /* their uses, in place */
+    for (i = 0; i < x->nlits; i++) {
+        x->lits[i].use = (uint32_t)x->nuses;
+        x->nuses += x->lits[i].nuse;
+        x->lits[i].nuse = 0;
+    }
+    x->uses = pb_xcalloc(x->nuses + 1, sizeof(*x->uses));
+    for (i = 0; i < recs->n; i++) {
+        struct rj_lit *l = &x->lits[litof[i]];
+
+        if (recs->v[i].seq == NULL)
+            continue;
+        x->uses[l->use + l->nuse].pat = recs->v[i].pat;
+        x->uses[l->use + l->nuse].seq = recs->v[i].seq;
+        l->nuse++;
+    }
+    /*
+     * The chains: a literal of eight bytes or more by a window of eight of
+     * them, the one the fewest literals have already (literals of one
+     * family, "exceeded the quota", "exceeded the storage", ... share
+     * their first bytes), then the one of the rarest bytes; a shorter one
+     * by its first two bytes (one by its byte).
+     */
+    for (i = 0, n8 = 0; i < x->nlits; i++)
+        n8 += x->lits[i].len >= 8;
+    for (x->bits8 = 10; x->bits8 < 16 && ((size_t)1 << x->bits8) < 64 * n8;
+         x->bits8++)
+        ;
+    x->used8 = pb_xcalloc((size_t)1 << (x->bits8 - 6), sizeof(*x->used8));
+    x->head8 =
+        pb_xreallocarray(NULL, (size_t)1 << (x->bits8 - 3), sizeof(*x->head8));
+    memset(x->head8, 0xff, ((size_t)1 << (x->bits8 - 3)) * sizeof(*x->head8));
+    memset(x->head2, 0xff, sizeof(x->head2));
+    memset(x->head1, 0xff, sizeof(x->head1));
+    /* literals per window hash, saturated */
+    load = pb_xcalloc((size_t)1 << x->bits8, sizeof(*load));
+    for (i = 0; i < x->nlits; i++) {
+        struct rj_lit *l = &x->lits[i];
+        const unsigned char *u = (const unsigned char *)l->s;
+        uint32_t *head;
+
+        if (l->len >= 8) {
+            uint32_t best = 0, fewest = UINT32_MAX;
+            unsigned rare = 0;
+
+            for (uint32_t o = 0; o + 8 <= l->len; o++) {
+                uint32_t h = rj_hash8(rj_load8(u + o), x->bits8);
+                unsigned r = 0;
+
+                for (uint32_t k = 0; k < 8; k++)
+                    r += rj_rarity(u[o + k]);
+                if (load[h] < fewest || (load[h] == fewest && r > rare)) {
+                    best = h;
+                    fewest = load[h];
+                    rare = r;
+                    l->off = o;
+                }
+            }
+            if (load[best] < UINT8_MAX)
+                load[best]++;
+            l->win = rj_load8(u + l->off);
+            head = &x->head8[best >> 3];
+            rj_bit_set(x->used8, best);
+        } else if (l->len >= 2) {
+            head = &x->head2[rj_hash2(rj_key2(u))];
+            if (x->used2 == NULL)
+                x->used2 = pb_xcalloc(65536 / 64, sizeof(*x->used2));
+            rj_bit_set(x->used2, rj_key2(u));
+        } else {
+            head = &x->head1[u[0]];
+            x->has1 = true;
+        }
+        l->next = *head;
+        *head = (uint32_t)i;
+    }
+    free(load);
+    free(tab);
+    free(litof);
+    return x;
+}
+
+/* Number the patterns and index their literals: the text's and the
+   host's. */
+static void
+rj_index_build(struct reject_rules *set)
+{
+    struct rj_recs text = {NULL, 0, 0}, host = {NULL, 0, 0};
+    size_t i;
+
+    rj_index_free(set->text_index);
+    rj_index_free(set->host_index);
+    set->npats = set->nbits = 0;
+    for (i = 0; i < set->nproviders; i++) {
+        rj_recs_add_pats(set, &host, &set->providers[i].host);
+        rj_recs_add_pats(set, &text, &set->providers[i].text);
+    }
+    for (i = 0; i < set->nrules; i++) {
+        rj_recs_add_pats(set, &host, &set->rules[i].host);
+        rj_recs_add_pats(set, &text, &set->rules[i].text);
+        rj_recs_add_pats(set, &text, &set->rules[i].text_not);
+    }
+    set->text_index = rj_index_new(set, &text);
+    set->host_index = rj_index_new(set, &host);
+    free(text.v);
+    free(host.v);
+}
+
+/* The results of one classification: bit per pattern matched (the
+   expanded ones), bit per literal present. */
+struct rj_found {
+    uint64_t *hit;
+    uint64_t *has;
+};
+
+/*
+ * Whether the elements el[0 .. m) of pattern p match text u (n bytes) from
+ * the boundary `from`: forward (dir 1: el[0] is u[from]), or backward
+ * (dir -1: el[m - 1] is u[from - 1]); is_to_end: up to the end of the text
+ * that way.  The places an element can end are kept as a sorted list of
+ * distances from `from` (a and b, room for the text's length + 1): a gap
+ * adds a range of them, so the work stays linear in the text whatever the
+ * gaps are.
+ */
+static bool
+rj_side_match(const struct rj_pat *p, const uint16_t *el, size_t m, int dir,
+              const unsigned char *u, size_t n, size_t from, bool is_to_end,
+              uint16_t *a, uint16_t *b)
+{
+    size_t limit = dir > 0 ? n - from : from, na = 1, nb, k, i;
+
+    a[0] = 0;
+    for (k = 0; k < m && na > 0; k++) {
+        unsigned e = el[dir > 0 ? k : m - 1 - k];
+        uint16_t *t;
+
+        nb = 0;
+        if (e < RJ_GAP) {
+            for (i = 0; i < na; i++) {
+                size_t d = a[i];
+                unsigned c;
+
+                if (d >= limit)
+                    continue;
+                c = u[dir > 0 ? from + d : from - 1 - d];
+                if (e < 256 ? c == e : rx_set_has(p->sets[e - 256], c))
+                    b[nb++] = (uint16_t)(d + 1);
+            }
+        } else {
+            const struct rj_gap *g = &p->gaps[e - RJ_GAP];
+            const uint8_t *set = p->sets[g->set];
+            size_t run_end = 0, next = 0; /* next: the least not added */
+
+            for (i = 0; i < na; i++) {
+                size_t d = a[i], hi;
+
+                /* the run of set's bytes from d: the one before, if d is
+                   in it */
+                if (i == 0 || d > run_end) {
+                    run_end = d;
+                    while (
+                        run_end < limit &&
+                        rx_set_has(
+                            set,
+                            u[dir > 0 ? from + run_end : from - 1 - run_end]))
+                        run_end++;
+                }
+                hi = g->max >= 0 && d + (size_t)g->max < run_end
+                         ? d + (size_t)g->max
+                         : run_end;
+                for (size_t x = d + g->min > next ? d + g->min : next; x <= hi;
+                     x++)
+                    b[nb++] = (uint16_t)x;
+                if (hi + 1 > next)
+                    next = hi + 1;
+            }
+        }
+        t = a;
+        a = b;
+        b = t;
+        na = nb;
+    }
+    if (na == 0)
+        return false;
+    if (!is_to_end)
+        return true;
+    return a[na - 1] == limit; /* sorted: the farthest is last */
+}
+
+/* Whether string q (with gaps) of p matches where its plain run is at u[i]. */
+static bool
+rj_seq_gaps(const struct rj_pat *p, const struct rj_seq *q,
+            const unsigned char *u, size_t n, size_t i)
+{
+    uint16_t a[PB_LIMIT_REJECT_TEXT + 3], b[PB_LIMIT_REJECT_TEXT + 3];
+
+    if (n > PB_LIMIT_REJECT_TEXT + 2)
+        return false; /* not a text of rj_subject */
+    return rj_side_match(p, q->el, q->off, -1, u, n, i, q->is_bol, a, b) &&
+           rj_side_match(p, q->el + q->off + q->alen, q->len - q->off - q->alen,
+                         1, u, n, i + q->alen, q->is_eol, a, b);
+}
+
+/* The literal l at u[i] (in lower case, n bytes): its bit, and the
+   strings around it. */
+static inline void
+rj_index_hit(const struct rj_index *x, const struct rj_lit *l,
+             const unsigned char *u, size_t n, size_t i, struct rj_found *f)
+{
+    if (l->len > n - i || u[i] != (unsigned char)l->s[0] ||
+        memcmp(u + i, l->s, l->len) != 0)
+        return;
+    if (l->bit != RJ_NONE)
+        rj_bit_set(f->has, l->bit);
+    for (uint32_t k = 0; k < l->nuse; k++) {
+        const struct rj_use *use = &x->uses[l->use + k];
+        const struct rj_seq *q = use->seq;
+        const struct rj_pat *p = use->pat;
+        size_t start, j;
+
+        if (rj_bit(f->hit, p->id))
+            continue;
+        if (q->has_gap) {
+            if (rj_seq_gaps(p, q, u, n, i))
+                rj_bit_set(f->hit, p->id);
+            continue;
+        }
+        if (i < q->off)
+            continue;
+        start = i - q->off;
+        if (q->len > n - start || (q->is_bol && start != 0) ||
+            (q->is_eol && start + q->len != n))
+            continue;
+        for (j = 0; j < q->len; j++) {
+            unsigned e = q->el[j];
+
+            if (j == q->off) {
+                j += q->alen - 1u;
+                continue;
+            }
+            if (e < 256 ? u[start + j] != e
+                        : !rx_set_has(p->sets[e - 256], u[start + j]))
+                break;
+        }
+        if (j >= q->len)
+            rj_bit_set(f->hit, p->id);
+    }
+}
+
+/* One pass over (lower, n): every literal of x found, and what it
+   tells. */
+static void
+rj_index_scan(const struct rj_index *x, const char *lower, size_t n,
+              struct rj_found *f)
+{
+    const unsigned char *u = (const unsigned char *)lower;
+
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k, h;
+
+        /* a literal found at i by its window at i + off */
+        if (n - i >= 8) {
+            uint64_t v = rj_load8(u + i);
+
+            h = rj_hash8(v, x->bits8);
+            if (rj_bit(x->used8, h))
+                for (k = x->head8[h >> 3]; k != RJ_NONE; k = x->lits[k].next)
+                    if (x->lits[k].win == v && i >= x->lits[k].off)
+                        rj_index_hit(x, &x->lits[k], u, n, i - x->lits[k].off,
+                                     f);
+        }
+        if (x->used2 != NULL && n - i >= 2 &&
+            rj_bit(x->used2, h = rj_key2(u + i)))
+            for (k = x->head2[rj_hash2(h)]; k != RJ_NONE; k = x->lits[k].next)
+                rj_index_hit(x, &x->lits[k], u, n, i, f);
+        if (x->has1)
+            for (k = x->head1[u[i]]; k != RJ_NONE; k = x->lits[k].next)
+                rj_index_hit(x, &x->lits[k], u, n, i, f);
+    }
+}
+
 /* A rule's place in the order: most specific first, then load order. */
 struct rj_rank {
     unsigned score;
@@ -1068,9 +2438,30 @@ rj_undo(struct rj_load *ld)
     }
 }
 
-int
-reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
-                 size_t len, struct pb_err *err)
+/*
+ * Whether pb_text_json_nul() can find anything in (p, len): a NUL byte, or
+ * a "\u0000" (one memchr() each, for the few '0's a rule file has).
+ */
+static bool
+rj_may_hold_nul(const char *p, size_t len)
+{
+    const char *z = p, *end = p + len;
+
+    if (memchr(p, '\0', len) != NULL)
+        return true;
+    while ((z = memchr(z, '0', (size_t)(end - z))) != NULL) {
+        if (z - p >= 2 && z[-1] == 'u' && z[-2] == '\\')
+            return true;
+        z++;
+    }
+    return false;
+}
+
+/* reject_rules_add(); the literal index is built when is_last (at the
+   end of a directory: once). */
+static int
+rj_add(struct reject_rules **rules, const char *name, const void *p, size_t len,
+       bool is_last, struct pb_err *err)
 {
     struct rj_load ld;
     cJSON *root = NULL;
@@ -1088,7 +2479,7 @@ reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
                           "%s: over the limit of %u bytes for a rule file",
                           ld.label, PB_LIMIT_REJECT_FILE);
     text = pb_xmemdup(p, len);
-    nul = pb_text_json_nul(text, len);
+    nul = rj_may_hold_nul(text, len) ? pb_text_json_nul(text, len) : len;
     if (nul < len) {
         pb_text_line_col(text, len, nul, &line, &col);
         pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
@@ -1118,16 +2509,27 @@ reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
         if (is_new) {
             reject_rules_free(*rules);
             *rules = NULL;
+        } else if (is_last) {
+            rj_index_build(ld.set);
         }
         goto out;
     }
     ld.set->nfiles++;
     rj_sort(ld.set);
+    if (is_last)
+        rj_index_build(ld.set);
     rc = 0;
 out:
     cJSON_Delete(root);
     free(text);
     return rc;
+}
+
+int
+reject_rules_add(struct reject_rules **rules, const char *name, const void *p,
+                 size_t len, struct pb_err *err)
+{
+    return rj_add(rules, name, p, len, true, err);
 }
 
 static int
@@ -1215,7 +2617,7 @@ reject_rules_load(const char *dir, struct reject_rules **out,
         pb_escape_to(label, sizeof(label), path, strlen(path));
         if (rj_read_file(path, label, &data, &len, err) == -1)
             goto out;
-        rc = reject_rules_add(&set, path, data, len, err);
+        rc = rj_add(&set, path, data, len, i + 1 == n, err);
         free(data);
         if (rc == -1)
             goto out;
@@ -1244,9 +2646,8 @@ struct rj_subject {
     char text[PB_LIMIT_REJECT_TEXT + 2]; /* a space may end each line */
     char host[PB_LIMIT_DNS_NAME + 1];
     bool has_host;
-    /* text and host in lower case, for the literal prefilter */
+    /* the text in lower case (host is), for the literal index */
     char text_lower[PB_LIMIT_REJECT_TEXT + 2];
-    char host_lower[PB_LIMIT_DNS_NAME + 1];
     size_t text_len, host_len;
 };
 
@@ -1411,8 +2812,12 @@ rj_subject_init(struct rj_subject *sub, const struct reject_input *in)
 {
     size_t i, n;
 
-    memset(sub, 0, sizeof(*sub));
+    /* not the buffers: each is written up to its NUL */
     sub->stage = in->stage;
+    sub->code = 0;
+    memset(&sub->st, 0, sizeof(sub->st));
+    sub->text[0] = sub->host[0] = '\0';
+    sub->has_host = false;
     if (in->code >= 200 && in->code <= 599)
         sub->code = in->code;
     if (in->status != NULL && !rj_status_parse(in->status, &sub->st))
@@ -1440,16 +2845,27 @@ rj_subject_init(struct rj_subject *sub, const struct reject_input *in)
     }
 }
 
+/* Whether one of r's patterns matches s (sub's text or host), found:
+   what the literal index found in it. */
 static bool
-rj_any_match(const struct rj_regexes *r, const char *s, const char *lower,
-             size_t len)
+rj_any_match(const struct rj_regexes *r, const char *s,
+             const struct rj_found *found)
 {
-    size_t i;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct rj_pat *p = &r->v[i];
+        size_t k;
 
-    for (i = 0; i < r->n; i++) {
-        if (r->lit[i] != NULL && !rj_has_literal(lower, len, r->lit[i]))
+        if (!p->is_regex) {
+            if (rj_bit(found->hit, p->id))
+                return true;
             continue;
-        if (regexec(&r->v[i], s, 0, NULL, 0) == 0)
+        }
+        for (k = 0; k < p->nneed; k++)
+            if (rj_bit(found->has, p->need_bit[k]))
+                break;
+        if (p->nneed > 0 && k == p->nneed)
+            continue; /* a literal every match holds is missing */
+        if (regexec(&p->re, s, 0, NULL, 0) == 0)
             return true;
     }
     return false;
@@ -1497,24 +2913,21 @@ rj_status_match(const struct rj_rule *r, const struct rj_status *st)
 
 static bool
 rj_rule_match(const struct rj_rule *r, const struct rj_subject *sub,
-              uint64_t providers)
+              const struct rj_found *found, uint64_t providers)
 {
     if (r->provider >= 0 && !(providers & ((uint64_t)1 << r->provider)))
         return false;
     if (r->host.n > 0 &&
-        (!sub->has_host ||
-         !rj_any_match(&r->host, sub->host, sub->host_lower, sub->host_len)))
+        (!sub->has_host || !rj_any_match(&r->host, sub->host, found)))
         return false;
     if (r->stages != 0 &&
         (sub->stage >= 32 || !(r->stages & (1u << sub->stage))))
         return false;
     if (!rj_code_match(r, sub->code) || !rj_status_match(r, &sub->st))
         return false;
-    if (r->text.n > 0 &&
-        !rj_any_match(&r->text, sub->text, sub->text_lower, sub->text_len))
+    if (r->text.n > 0 && !rj_any_match(&r->text, sub->text, found))
         return false;
-    if (r->text_not.n > 0 &&
-        rj_any_match(&r->text_not, sub->text, sub->text_lower, sub->text_len))
+    if (r->text_not.n > 0 && rj_any_match(&r->text_not, sub->text, found))
         return false;
     return true;
 }
@@ -1522,27 +2935,33 @@ rj_rule_match(const struct rj_rule *r, const struct rj_subject *sub,
 static void
 rj_copy(char *dst, size_t size, const char *s)
 {
+    size_t len;
+
     if (s == NULL) {
         dst[0] = '\0';
         return;
     }
-    /* Rule text is checked UTF-8 at load; cut it on a character start. */
-    if (snprintf(dst, size, "%s", s) >= (int)size) {
-        size_t n = size - 1;
-
-        while (n > 0 && ((unsigned char)dst[n] & 0xc0) == 0x80)
-            n--;
-        dst[n] = '\0';
-    }
+    /*
+     * Rule text is checked UTF-8 at load; cut it on a character start (the
+     * first byte left out is no continuation byte).  The load's limits
+     * keep every rule's text within out's arrays: no cut happens today.
+     */
+    len = strnlen(s, size - 1);
+    if (len == size - 1 && s[len] != '\0')
+        while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+            len--;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
 }
 
 void
 reject_classify(const struct reject_rules *rules, const struct reject_input *in,
                 struct reject_verdict *out)
 {
-    struct rj_subject *sub = pb_xcalloc(1, sizeof(*sub));
+    struct rj_subject *sub = pb_xmalloc(sizeof(*sub));
     const struct rj_rule *r = NULL;
     uint64_t by_host = 0, by_text = 0, all;
+    struct rj_found found = {NULL, NULL};
     size_t i;
     int prov = -1;
 
@@ -1552,25 +2971,31 @@ reject_classify(const struct reject_rules *rules, const struct reject_input *in,
     for (size_t k = 0; k <= sub->text_len; k++)
         sub->text_lower[k] = (char)rj_lower((unsigned char)sub->text[k]);
     sub->host_len = strlen(sub->host);
-    for (size_t k = 0; k <= sub->host_len; k++)
-        sub->host_lower[k] = (char)rj_lower((unsigned char)sub->host[k]);
+    if (rules != NULL) {
+        found.hit = pb_xcalloc(rules->npats / 64 + rules->nbits / 64 + 2,
+                               sizeof(*found.hit));
+        found.has = found.hit + rules->npats / 64 + 1;
+        rj_index_scan(rules->text_index, sub->text_lower, sub->text_len,
+                      &found);
+        if (sub->has_host)
+            rj_index_scan(rules->host_index, sub->host, sub->host_len, &found);
+    }
     for (i = 0; rules != NULL && i < rules->nproviders; i++) {
         const struct rj_provider *p = &rules->providers[i];
 
-        if (sub->has_host &&
-            rj_any_match(&p->host, sub->host, sub->host_lower, sub->host_len))
+        if (sub->has_host && rj_any_match(&p->host, sub->host, &found))
             by_host |= (uint64_t)1 << i;
-        else if (rj_any_match(&p->text, sub->text, sub->text_lower,
-                              sub->text_len))
+        else if (rj_any_match(&p->text, sub->text, &found))
             by_text |= (uint64_t)1 << i;
     }
     all = by_host | by_text;
     for (i = 0; rules != NULL && i < rules->nrules; i++) {
-        if (rj_rule_match(&rules->rules[rules->sorted[i]], sub, all)) {
+        if (rj_rule_match(&rules->rules[rules->sorted[i]], sub, &found, all)) {
             r = &rules->rules[rules->sorted[i]];
             break;
         }
     }
+    free(found.hit);
 
     if (sub->code != 0)
         out->is_permanent = sub->code >= 500;
@@ -1595,13 +3020,14 @@ reject_classify(const struct reject_rules *rules, const struct reject_input *in,
     if (r == NULL) {
         out->category = REJECT_POLICY_OTHER;
         out->confidence = REJECT_CONF_LOW;
-        rj_copy(out->explanation, sizeof(out->explanation),
-                "nothing in the reply names the check that refused the "
-                "mail, and no rule knows this wording or code");
-        rj_copy(out->remedy, sizeof(out->remedy),
-                "Rule out the usual causes with `probe check` on the sending "
-                "domain and IP (SPF, DKIM, DMARC, PTR, block lists), then ask "
-                "the receiving postmaster with this reply and its time.");
+        snprintf(out->explanation, sizeof(out->explanation), "%s",
+                 "nothing in the reply names the check that refused the "
+                 "mail, and no rule knows this wording or code");
+        snprintf(out->remedy, sizeof(out->remedy), "%s",
+                 "Rule out the usual causes with `probe check` on the "
+                 "sending domain and IP (SPF, DKIM, DMARC, PTR, block "
+                 "lists), then ask the receiving postmaster with this reply "
+                 "and its time.");
         free(sub);
         return;
     }

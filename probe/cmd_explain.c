@@ -17,6 +17,7 @@
 #include "explain.h"
 #include "pb_buf.h"
 #include "pb_limits.h"
+#include "pb_xalloc.h"
 #include "report.h"
 
 static const char usage[] =
@@ -75,8 +76,46 @@ enum {
     OPT_JSON = CLI_OPT_FIRST_COMMAND,
 };
 
+/* The bytes of one input, in an allocation kept from one to the next. */
+struct input_buf {
+    char *p;
+    size_t len, cap;
+};
+
+/* Read fd whole into b: 0, -1 (errno set) or -2 past PB_LIMIT_MSG_BYTES.
+   Straight into the buffer, which grows as needed. */
 static int
-read_input(const char *path, struct pb_buf *b, struct pb_err *err)
+input_read_fd(struct input_buf *b, int fd)
+{
+    const size_t most = (size_t)PB_LIMIT_MSG_BYTES + 2;
+
+    b->len = 0;
+    for (;;) {
+        ssize_t got;
+
+        if (b->cap - b->len < 2) {
+            size_t cap = b->cap == 0 ? 256u * 1024 : 2 * b->cap;
+
+            b->p = pb_xrealloc(b->p, cap < most ? cap : most);
+            b->cap = cap < most ? cap : most;
+        }
+        got = read(fd, b->p + b->len, b->cap - 1 - b->len);
+        if (got == -1 && errno == EINTR)
+            continue;
+        if (got == -1)
+            return -1;
+        if (got == 0)
+            break;
+        b->len += (size_t)got;
+        if (b->len > PB_LIMIT_MSG_BYTES)
+            return -2;
+    }
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int
+read_input(const char *path, struct input_buf *b, struct pb_err *err)
 {
     int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
     int rc, saved;
@@ -84,7 +123,7 @@ read_input(const char *path, struct pb_buf *b, struct pb_err *err)
     if (fd < 0)
         return pb_err_set(err, PB_STAGE_IO, PB_E_IO, "%s: cannot open: %s",
                           path, strerror(errno));
-    rc = pb_buf_read_fd(b, fd);
+    rc = input_read_fd(b, fd);
     saved = errno;
     if (fd != 0)
         close(fd);
@@ -142,22 +181,28 @@ tally(struct explain_tally *t, const char *name, const struct explain_result *r)
     }
 }
 
+/* bufs: the input read, and the JSON line written, kept from one input to
+   the next. */
+struct explain_bufs {
+    struct input_buf in;
+    struct pb_buf line;
+};
+
 static int
 explain_one(const struct reject_rules *rules, const char *path, bool as_json,
             const struct report_style *st, bool is_first,
-            struct explain_tally *t)
+            struct explain_tally *t, struct explain_bufs *bufs)
 {
+    struct input_buf *in = &bufs->in;
+    struct pb_buf *line = &bufs->line;
     const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     struct explain_result r;
-    struct pb_buf in;
     struct pb_err err;
     int code;
 
     pb_err_clear(&err);
-    pb_buf_init(&in, PB_LIMIT_MSG_BYTES);
-    if (read_input(path, &in, &err) < 0 ||
-        explain_input(rules, name, pb_buf_ptr(&in), in.len, &r, &err) < 0) {
-        pb_buf_release(&in);
+    if (read_input(path, in, &err) < 0 ||
+        explain_input(rules, name, in->p, in->len, &r, &err) < 0) {
         if (as_json) {
             cJSON *o = report_explain_error_json(name, err.msg);
             char *text = cJSON_PrintUnformatted(o);
@@ -171,15 +216,19 @@ explain_one(const struct reject_rules *rules, const char *path, bool as_json,
                 err.evidence[0] ? ": " : "", err.evidence);
         return CLI_UNKNOWN;
     }
-    pb_buf_release(&in);
     if (as_json) {
-        cJSON *o = report_explain_json(name, &r);
-        char *text = cJSON_PrintUnformatted(o);
+        pb_buf_reset(line);
+        if (report_explain_json_line(line, name, &r) == 0) {
+            fwrite(pb_buf_ptr(line), 1, line->len, stdout);
+        } else {
+            cJSON *o = report_explain_json(name, &r);
+            char *text = cJSON_PrintUnformatted(o);
 
-        if (text != NULL)
-            puts(text);
-        free(text);
-        cJSON_Delete(o);
+            if (text != NULL)
+                puts(text);
+            free(text);
+            cJSON_Delete(o);
+        }
     } else {
         if (!is_first)
             fputc('\n', stdout);
@@ -200,10 +249,12 @@ cmd_explain_main(int argc, char **argv)
         CLI_DNS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    static char outbuf[64u * 1024];
     struct cli_dns dns = {0};
     struct reject_rules *rules = NULL;
     struct pb_err err;
     struct explain_tally t = {0};
+    struct explain_bufs bufs = {{NULL, 0, 0}, {NULL, 0, 0, 0}};
     bool as_json = false;
     int opt, worst = CLI_OK, nbad = 0, first_bad = CLI_OK;
     const struct report_style *st;
@@ -227,17 +278,22 @@ cmd_explain_main(int argc, char **argv)
     if (dns.server != NULL || dns.fixture != NULL || dns.record != NULL)
         return cli_usage("explain", "explain reads what you give it and "
                                     "makes no DNS queries");
+    /* many inputs make many lines: fewer write()s (a terminal keeps its
+       line buffering; glibc ignores the size without a buffer) */
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     pb_err_clear(&err);
     if (explain_rules_load(&rules, &err) < 0)
         return cli_error("explain", &err);
     st = report_style_get(cli_use_color(stdout));
 
+    pb_buf_init(&bufs.line, PB_LIMIT_MSG_BYTES);
     if (optind == argc) {
-        worst = explain_one(rules, "-", as_json, st, true, &t);
+        worst = explain_one(rules, "-", as_json, st, true, &t, &bufs);
     } else {
         for (int i = optind; i < argc; i++) {
-            int code =
-                explain_one(rules, argv[i], as_json, st, i == optind, &t);
+            int code = explain_one(rules, argv[i], as_json, st, i == optind, &t,
+                                   &bufs);
 
             if (code == CLI_UNKNOWN) {
                 nbad++;
@@ -250,6 +306,8 @@ cmd_explain_main(int argc, char **argv)
         if (nbad > 0 && worst == CLI_OK)
             worst = first_bad;
     }
+    free(bufs.in.p);
+    pb_buf_release(&bufs.line);
     reject_rules_free(rules);
     fflush(stdout);
     if ((worst == CLI_WARNING || worst == CLI_CRITICAL) && t.refusals > 0)

@@ -7,6 +7,7 @@
  */
 #include "explain.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -85,6 +86,72 @@ stage_of_command(const char *p)
     return PB_STAGE_NONE;
 }
 
+/*
+ * (p, len) escaped as report_escape_n() does (printable ASCII stays, but
+ * '\\'; "\\r", "\\n", "\\t"; any other byte "\\xHH"), in one pass that
+ * copies the runs that need nothing: evidence texts are long and mostly
+ * plain.
+ */
+static char *
+escape_text(const char *p, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)p;
+    char *out = pb_xmalloc(len * 4 + 1), *o = out;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t run = i;
+        unsigned char c;
+
+        /* eight bytes at a time while none is below 0x20, from 0x7f up or
+           a '\\' (x has a zero byte when (x - ones) & ~x & highs) */
+        for (; len - run >= 8; run += 8) {
+            const uint64_t ones = 0x0101010101010101u;
+            const uint64_t highs = 0x8080808080808080u;
+            uint64_t w, b, d;
+
+            memcpy(&w, u + run, sizeof(w));
+            b = w ^ (ones * '\\');
+            d = w ^ (ones * 0x7f);
+            if ((((w - ones * 0x20) & ~w) | ((b - ones) & ~b) |
+                 ((d - ones) & ~d) | w) &
+                highs)
+                break;
+        }
+        while (run < len && u[run] >= 0x20 && u[run] < 0x7f && u[run] != '\\')
+            run++;
+        memcpy(o, p + i, run - i);
+        o += run - i;
+        if (run == len)
+            break;
+        c = u[run];
+        *o++ = '\\';
+        switch (c) {
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        default:
+            *o++ = 'x';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+            break;
+        }
+        i = run + 1;
+    }
+    *o = '\0';
+    return out;
+}
+
 static struct explain_item *
 item_add(struct explain_result *r)
 {
@@ -148,7 +215,7 @@ reply_item(const struct reject_rules *rules, struct explain_result *r,
     it->code = rep->code;
     memcpy(it->status, rep->status, sizeof(it->status));
     it->remote_mta = host ? pb_xstrdup(host) : NULL;
-    it->text = report_escape_n(raw ? raw : "", raw ? raw_len : 0);
+    it->text = escape_text(raw ? raw : "", raw ? raw_len : 0);
     item_judge(rules, it, raw ? raw : "", raw ? raw_len : 0);
     free(raw);
 }
@@ -332,10 +399,14 @@ refine_with_authres(struct explain_item *it, const char *ar_text)
             authres_release(&ar);
             memset(&ar, 0, sizeof(ar));
         }
-        if (ar.nresults == 0 && authres_parse_field(line, len, &ar, &err) < 0) {
+        if (ar.nresults == 0) {
+            /* as a whole field; authres_parse_field() starts afresh */
             authres_release(&ar);
-            line = end ? end + 1 : NULL;
-            continue;
+            if (authres_parse_field(line, len, &ar, &err) < 0) {
+                authres_release(&ar);
+                line = end ? end + 1 : NULL;
+                continue;
+            }
         }
         spf = authres_find(&ar, "spf");
         dkim = authres_find(&ar, "dkim");
@@ -415,7 +486,7 @@ explain_message(const struct reject_rules *rules, const char *name,
         it->stage = dr->stage;
         it->code = dr->reply_code;
         memcpy(it->status, dr->status, sizeof(it->status));
-        it->text = report_escape_n(raw, raw_len);
+        it->text = escape_text(raw, raw_len);
         if (dr->action != NULL) {
             static const char *const actions[] = {
                 "failed", "delayed", "delivered", "relayed", "expanded",
