@@ -1016,7 +1016,7 @@ cmd_start_reply(struct imap_conn *c, enum pb_stage stage, const char *cmd)
 {
     char what[64];
 
-    snprintf(what, sizeof(what), "reply to %s", cmd);
+    snprintf(what, sizeof(what), "reply to %.50s", cmd);
     cmd_start(c, stage, c->command_ms, what);
 }
 

@@ -379,8 +379,9 @@ bare_address(const char *s, char *out, size_t size)
 
     if (*s == '<')
         s++;
-    snprintf(out, size, "%s", s);
-    n = strlen(out);
+    n = strnlen(s, size - 1);
+    memcpy(out, s, n);
+    out[n] = '\0';
     if (n > 0 && out[n - 1] == '>')
         out[n - 1] = '\0';
 }
