@@ -23,6 +23,7 @@
 #include "mailbox.h"
 #include "pb_buf.h"
 #include "pb_limits.h"
+#include "pb_signal.h"
 #include "pb_log.h"
 #include "pb_xalloc.h"
 #include "profile.h"
@@ -741,6 +742,9 @@ cmd_send_main(int argc, char **argv)
     pb_err_clear(&err);
     /* a server that drops the connection must end a session, not us */
     signal(SIGPIPE, SIG_IGN);
+    /* SIGTERM or SIGINT: finish what is under way, say QUIT and LOGOUT,
+       report what was done */
+    pb_signal_install();
     prc = parse_args(argc, argv, &a);
     if (prc != 0) {
         rc = prc > 0 ? CLI_OK : CLI_UNKNOWN;
@@ -878,8 +882,16 @@ cmd_send_main(int argc, char **argv)
     if (a.json != NULL &&
         write_json(a.json, &run, &col, &rv, col.wait_ms / 1000, rc) < 0)
         rc = CLI_UNKNOWN;
-    if (rc == CLI_CRITICAL || rc == CLI_WARNING)
+    if (pb_signal_stopping()) {
+        fflush(stdout);
+        fprintf(stderr,
+                "probe send: stopped by signal %d before the run was over; "
+                "the report holds what was done\n",
+                pb_signal_which());
+        rc = CLI_UNKNOWN;
+    } else if (rc == CLI_CRITICAL || rc == CLI_WARNING) {
         say_why(&run, &rv);
+    }
 
 out:
     if (has_verdicts)

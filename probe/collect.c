@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "pb_clock.h"
+#include "pb_signal.h"
 #include "pb_log.h"
 #include "pb_xalloc.h"
 
@@ -566,7 +567,7 @@ collect_start(struct collect *c, struct pb_err *err)
     /* imap_open() and SELECT are bounded by their own deadlines */
     until = now_s() + 120;
     pthread_mutex_lock(&c->mu);
-    while (c->nready < c->nw && now_s() < until) {
+    while (c->nready < c->nw && now_s() < until && !pb_signal_stopping()) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -600,7 +601,7 @@ collect_finish(struct collect *c)
         c->deadline = c->sent_at + c->wait_ms / 1000.0;
     }
     while (!c->is_stopping && !all_resolved(c, NULL, 0) &&
-           now_s() < c->deadline) {
+           now_s() < c->deadline && !pb_signal_stopping()) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -24,10 +24,11 @@ static const char usage[] =
     "Find out which check rejects your mail, with evidence.\n"
     "\n"
     "Commands:\n"
-    "  send      send a DKIM-signed probe message per seed through your "
-    "relay and\n"
-    "            report each SMTP outcome with the whole transcript "
-    "(default)\n"
+    "  send      the whole probe run (default): a DKIM-signed message per "
+    "seed\n"
+    "            through your relay, the copies read back over IMAP, the "
+    "bounces\n"
+    "            collected, and the check behind every rejection\n"
     "  explain   name the check behind an SMTP reply, a probe report or a "
     "bounce\n"
     "  check     audit a domain's SPF, DKIM, DMARC, MX, reverse DNS and "
@@ -36,6 +37,10 @@ static const char usage[] =
     "lookup tree\n"
     "  sign      add DKIM signatures (rsa-sha256, ed25519-sha256) to "
     "messages\n"
+    "  health    scheduled checks for cron or monitoring: one plugin line, "
+    "a\n"
+    "            history database, alerts on change\n"
+    "  history   the runs probe health recorded, with a trend per check\n"
     "\n"
     "Run 'probe COMMAND --help' for a command's options and examples, and\n"
     "see probe(1) for the DNS fixture format and the exit codes:\n"
@@ -91,5 +96,9 @@ main(int argc, char **argv)
         return cmd_check_main(argc - 1, argv + 1);
     if (strcmp(cmd, "sign") == 0)
         return cmd_sign_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "health") == 0)
+        return cmd_health_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "history") == 0)
+        return cmd_history_main(argc - 1, argv + 1);
     return cli_usage(NULL, "unknown command '%s'", cmd);
 }

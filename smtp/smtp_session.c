@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 
 #include "pb_clock.h"
+#include "pb_signal.h"
 #include "pb_buf.h"
 #include "pb_limits.h"
 #include "pb_transcript.h"
@@ -911,6 +912,17 @@ code_of_curl(CURLcode rc)
     }
 }
 
+/* A job the run never started: a stop was asked for first. */
+static void
+job_not_sent(struct smtp_job *job)
+{
+    job->outcome = SMTP_FAILED;
+    job->stage = PB_STAGE_CONNECT;
+    pb_err_set(&job->err, PB_STAGE_CONNECT, PB_E_INTERNAL,
+               "not sent: the probe was asked to stop (signal %d)",
+               pb_signal_which());
+}
+
 static void
 finish(struct session *s, CURLcode rc, bool timed_out)
 {
@@ -1136,6 +1148,13 @@ smtp_send(const struct smtp_relay *relay, struct smtp_job *jobs, size_t njobs,
         CURLMsg *m;
         int64_t now, wait = 1000;
 
+        /* SIGTERM: start no new message; the ones under way end as they
+           would (their deadlines hold), and closing the connections
+           says QUIT */
+        if (pb_signal_stopping() && next < njobs) {
+            for (; next < njobs; next++)
+                job_not_sent(&jobs[next]);
+        }
         /* Keep parallel transfers going: a finished one frees its
            connection for the next job, which then reuses it. */
         for (size_t i = 0; i < parallel && next < njobs; i++) {
