@@ -466,12 +466,7 @@ print_in_order(struct run *run)
         if (!run->jobs[i].is_done) {
             struct timespec ts;
 
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
+            pb_clock_realtime_in(&ts, 200);
             pthread_cond_timedwait(&run->cv, &run->mu, &ts);
         }
         while (i < run->njobs && run->jobs[i].is_done) {

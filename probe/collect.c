@@ -570,8 +570,7 @@ collect_start(struct collect *c, struct pb_err *err)
     while (c->nready < c->nw && now_s() < until && !pb_signal_stopping()) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
+        pb_clock_realtime_in(&ts, 1000);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);
@@ -604,12 +603,7 @@ collect_finish(struct collect *c)
            now_s() < c->deadline && !pb_signal_stopping()) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000 * 1000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        pb_clock_realtime_in(&ts, 200);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     c->is_stopping = true;

@@ -34,3 +34,15 @@ pb_clock_wall_ms(void)
 {
     return clock_ms(CLOCK_REALTIME);
 }
+
+void
+pb_clock_realtime_in(struct timespec *ts, unsigned ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}

@@ -14,4 +14,9 @@ double pb_clock_mono_s(void);
 /* CLOCK_REALTIME: Unix time in milliseconds. */
 int64_t pb_clock_wall_ms(void);
 
+struct timespec;
+/* The CLOCK_REALTIME moment ms milliseconds from now, as
+   pthread_cond_timedwait() takes it. */
+void pb_clock_realtime_in(struct timespec *ts, unsigned ms);
+
 #endif
