@@ -500,8 +500,6 @@ judge_copy(struct seed_verdict *v, const struct collect_seed *cs,
         ar_passed(au->dmarc) ||
         (au->dmarc == NULL && ar_passed(au->spf) && ar_passed(au->dkim));
     if (ar_failed(au->dmarc) && au->dmarc->status != AUTHRES_NONE) {
-        const char *pol = authres_prop_get(au->dmarc, "header", "from");
-
         set_category(
             v, REJECT_DMARC, REJECT_CONF_HIGH, "authentication-results",
             "The receiver's own Authentication-Results say DMARC failed: "
@@ -509,7 +507,6 @@ judge_copy(struct seed_verdict *v, const struct collect_seed *cs,
             "Align SPF or DKIM with the From domain: sign with DKIM d= the "
             "From domain, or send with a MAIL FROM in that domain whose SPF "
             "passes.");
-        (void)pol;
     } else if (ar_failed(au->dkim) && au->dkim->status != AUTHRES_NONE) {
         set_category(v, REJECT_DKIM, REJECT_CONF_HIGH, "authentication-results",
                      "The receiver's own Authentication-Results say DKIM "
