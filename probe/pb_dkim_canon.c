@@ -9,6 +9,7 @@
  */
 #include "pb_dkim_canon.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,18 +17,25 @@
 #include "pb_limits.h"
 #include "pb_xalloc.h"
 
-/* Canonical output is gathered here and handed to the sink in chunks. */
+/*
+ * Canonical output is gathered in buf and handed to the sink in chunks;
+ * or, with no sink, written straight into the caller's buffer, which the
+ * caller made big enough (see pb_dkim_canon_header_to()).
+ */
 struct canon_out {
     pb_dkim_canon_sink_fn sink;
     void *arg;
-    size_t n;
-    char buf[2048];
+    char *buf;
+    size_t n, cap;
 };
+
+/* One chunk for the sink: a 2 KB message goes to SHA-256 in one call. */
+#define CANON_CHUNK 16384
 
 static void
 out_flush(struct canon_out *o)
 {
-    if (o->n > 0)
+    if (o->n > 0 && o->sink != NULL)
         o->sink(o->arg, o->buf, o->n);
     o->n = 0;
 }
@@ -35,7 +43,7 @@ out_flush(struct canon_out *o)
 static void
 out_byte(struct canon_out *o, char c)
 {
-    if (o->n == sizeof(o->buf))
+    if (o->n == o->cap)
         out_flush(o);
     o->buf[o->n++] = c;
 }
@@ -43,15 +51,21 @@ out_byte(struct canon_out *o, char c)
 static void
 out_mem(struct canon_out *o, const char *p, size_t n)
 {
-    if (n > sizeof(o->buf) - o->n) {
+    if (n > o->cap - o->n) {
         out_flush(o);
-        if (n > sizeof(o->buf)) {
+        if (n > o->cap) {
             o->sink(o->arg, p, n);
             return;
         }
     }
     memcpy(o->buf + o->n, p, n);
     o->n += n;
+}
+
+static bool
+is_wsp(unsigned char c)
+{
+    return c == ' ' || c == '\t';
 }
 
 static int
@@ -131,6 +145,26 @@ split_field_start(const unsigned char *s, size_t n, size_t line,
     return -1;
 }
 
+/* True when every CR of (p, n) is followed by LF, and every LF follows
+ * a CR: the line endings are CRLF and need no rewriting.  Counted in one
+ * pass the compiler vectorizes, with no branch per byte. */
+static bool
+crlf_only(const unsigned char *p, size_t n)
+{
+    size_t k, cr = 0, lf = 0, pairs = 0;
+
+    if (n == 0)
+        return true;
+    cr = p[0] == '\r';
+    lf = p[0] == '\n';
+    for (k = 1; k < n; k++) {
+        cr += p[k] == '\r';
+        lf += p[k] == '\n';
+        pairs += (p[k] == '\n') & (p[k - 1] == '\r');
+    }
+    return cr == lf && lf == pairs;
+}
+
 int
 pb_dkim_canon_split(const void *vp, size_t len, struct pb_dkim_canon_msg *m,
                     struct pb_err *err)
@@ -138,6 +172,7 @@ pb_dkim_canon_split(const void *vp, size_t len, struct pb_dkim_canon_msg *m,
     const unsigned char *p = vp;
     const unsigned char *nul;
     size_t i = 0, line = 0, cap = 0, start, end;
+    size_t next_cr, next_lf; /* the next CR and LF at or after i, or len */
     bool in_header = true;
     char *o;
 
@@ -159,11 +194,30 @@ pb_dkim_canon_split(const void *vp, size_t len, struct pb_dkim_canon_msg *m,
 
     /* each byte may become two (a bare CR or LF), and a last CRLF */
     m->p = pb_xmalloc(2 * len + 3);
+    {
+        const unsigned char *q = memchr(p, '\r', len);
+
+        next_cr = q != NULL ? (size_t)(q - p) : len;
+        q = memchr(p, '\n', len);
+        next_lf = q != NULL ? (size_t)(q - p) : len;
+    }
     o = m->p;
     while (i < len) {
+        /* the line ends at the next CR or LF: memchr finds them, and each
+         * is searched for again only once passed (a file of LF lines has
+         * no CR: one search, not one per line) */
         start = i;
-        while (i < len && p[i] != '\r' && p[i] != '\n')
-            i++;
+        if (next_cr < i) {
+            const unsigned char *q = memchr(p + i, '\r', len - i);
+
+            next_cr = q != NULL ? (size_t)(q - p) : len;
+        }
+        if (next_lf < i) {
+            const unsigned char *q = memchr(p + i, '\n', len - i);
+
+            next_lf = q != NULL ? (size_t)(q - p) : len;
+        }
+        i = next_cr < next_lf ? next_cr : next_lf;
         end = i;
         if (i < len)
             i += (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n') ? 2 : 1;
@@ -181,6 +235,16 @@ pb_dkim_canon_split(const void *vp, size_t len, struct pb_dkim_canon_msg *m,
             o[m->len++] = '\n';
             m->body_off = m->len;
             in_header = false;
+            if (crlf_only(p + i, len - i)) {
+                /* the body as it is, and CRLF after a last line without */
+                memcpy(o + m->len, p + i, len - i);
+                m->len += len - i;
+                if (i < len && p[len - 1] != '\n') {
+                    o[m->len++] = '\r';
+                    o[m->len++] = '\n';
+                }
+                i = len;
+            }
             continue;
         }
         if (pb_is_wsp(p[start])) {
@@ -261,6 +325,70 @@ pb_dkim_canon_field_is(const struct pb_dkim_canon_msg *m,
     return true;
 }
 
+/*
+ * Eight bytes at a time, for squeeze(): has_byte() is non-zero when the
+ * word x holds the byte b (it may also flag a byte above a real match,
+ * never miss one).  run8(p) is true when p[0..7] stay as they are in
+ * relaxed canonicalization: no TAB, and no SP followed by WSP (p[8] is
+ * read for the last one).
+ */
+#define BYTES(b) (0x0101010101010101ull * (uint64_t)(b))
+
+static uint64_t
+has_byte(uint64_t x, unsigned char b)
+{
+    uint64_t y = x ^ BYTES(b);
+
+    return (y - BYTES(1)) & ~y & BYTES(0x80);
+}
+
+static bool
+run8(const char *p)
+{
+    uint64_t x, y;
+
+    memcpy(&x, p, 8);
+    memcpy(&y, p + 1, 8);
+    return (has_byte(x, '\t') |
+            (has_byte(x, ' ') & (has_byte(y, ' ') | has_byte(y, '\t')))) == 0;
+}
+
+/*
+ * WSP runs of (p, len) as one SP, and a SP first when space (the run
+ * before p) and something follows; the rest copied in runs.  *space says
+ * on return whether (p, len) ended in WSP that is still to be written.
+ */
+static void
+squeeze(const char *p, size_t len, bool *space, struct canon_out *o)
+{
+    size_t i = 0, j;
+
+    while (i < len) {
+        if (is_wsp((unsigned char)p[i])) {
+            *space = true;
+            i++;
+            continue;
+        }
+        if (*space)
+            out_byte(o, ' ');
+        *space = false;
+        /* a run of bytes that stay as they are: non-WSP, and single SPs
+         * between them (most text is words and single spaces) */
+        for (j = i + 1;;) {
+            while (j + 9 <= len && run8(p + j))
+                j += 8;
+            while (j < len && !is_wsp((unsigned char)p[j]))
+                j++;
+            if (j + 1 < len && p[j] == ' ' && !is_wsp((unsigned char)p[j + 1]))
+                j += 2;
+            else
+                break;
+        }
+        out_mem(o, p + i, j - i);
+        i = j;
+    }
+}
+
 /* RFC 6376 §3.4.2 */
 static void
 header_relaxed(const char *f, size_t len, struct canon_out *o)
@@ -275,29 +403,37 @@ header_relaxed(const char *f, size_t len, struct canon_out *o)
     colon = memchr(f, ':', len);
     name_end = colon != NULL ? (size_t)(colon - f) : len;
     /* delete WSP before the colon; lower-case the name */
-    for (k = name_end; k > 0 && pb_is_wsp((unsigned char)f[k - 1]); k--)
+    for (k = name_end; k > 0 && is_wsp((unsigned char)f[k - 1]); k--)
         ;
     for (i = 0; i < k; i++)
         out_byte(o, (char)ascii_lower((unsigned char)f[i]));
     out_byte(o, ':');
-    /* unfold, turn WSP runs into one SP, delete WSP at both ends */
-    for (i = name_end + 1; i < len; i++) {
-        unsigned char c = (unsigned char)f[i];
+    /* unfold (each CRLF goes), turn WSP runs into one SP, delete WSP at
+     * both ends: squeeze() each piece between two CRLFs */
+    for (i = name_end + 1; i < len;) {
+        const char *cr = memchr(f + i, '\r', len - i);
+        size_t end = len;
 
-        if (c == '\r' && i + 1 < len && f[i + 1] == '\n') {
-            i++;
-            continue;
+        /* the piece ends at the next CRLF; a lone CR is an ordinary byte */
+        while (cr != NULL) {
+            size_t c = (size_t)(cr - f);
+
+            if (c + 1 < len && f[c + 1] == '\n') {
+                end = c;
+                break;
+            }
+            cr = memchr(cr + 1, '\r', len - c - 1);
         }
-        if (pb_is_wsp(c)) {
-            space = any;
-            continue;
+        if (!any) {
+            /* the WSP before the first byte of the value goes */
+            while (i < end && is_wsp((unsigned char)f[i]))
+                i++;
+            any = i < end;
         }
-        if (space)
-            out_byte(o, ' ');
-        space = false;
-        any = true;
-        out_byte(o, (char)c);
+        squeeze(f + i, end - i, &space, o);
+        i = end < len ? end + 2 : len;
     }
+    /* WSP at the end stays in space, never written */
     if (crlf)
         out_mem(o, "\r\n", 2);
 }
@@ -306,16 +442,29 @@ void
 pb_dkim_canon_header(enum pb_dkim_canon c, const char *field, size_t len,
                      pb_dkim_canon_sink_fn sink, void *arg)
 {
-    struct canon_out o;
+    char buf[CANON_CHUNK];
+    struct canon_out o = {sink, arg, buf, 0, sizeof(buf)};
 
-    o.sink = sink;
-    o.arg = arg;
-    o.n = 0;
     if (c == PB_DKIM_CANON_RELAXED)
         header_relaxed(field, len, &o);
     else
         out_mem(&o, field, len); /* §3.4.1: no change at all */
     out_flush(&o);
+}
+
+size_t
+pb_dkim_canon_header_to(enum pb_dkim_canon c, const char *field, size_t len,
+                        char *dst)
+{
+    /* no sink: never flushed, as the form is never longer than len + 1
+     * (a field without a colon gets one) */
+    struct canon_out o = {NULL, NULL, dst, 0, len + 1};
+
+    if (c == PB_DKIM_CANON_RELAXED)
+        header_relaxed(field, len, &o);
+    else
+        out_mem(&o, field, len);
+    return o.n;
 }
 
 /* RFC 6376 §3.4.3 */
@@ -337,7 +486,7 @@ body_relaxed(const char *body, size_t len, struct canon_out *o)
     size_t i = 0, empty = 0;
 
     while (i < len) {
-        size_t start = i, end = len, last, j;
+        size_t start = i, end = len, last;
         const char *cr, *q = body + i;
         bool space = false;
 
@@ -351,8 +500,8 @@ body_relaxed(const char *body, size_t len, struct canon_out *o)
         }
         i = end < len ? end + 2 : len;
         /* WSP at the end of the line goes */
-        for (last = end;
-             last > start && pb_is_wsp((unsigned char)body[last - 1]); last--)
+        for (last = end; last > start && is_wsp((unsigned char)body[last - 1]);
+             last--)
             ;
         if (last == start) {
             empty++; /* dropped if only empty lines follow */
@@ -360,16 +509,7 @@ body_relaxed(const char *body, size_t len, struct canon_out *o)
         }
         for (; empty > 0; empty--)
             out_mem(o, "\r\n", 2);
-        for (j = start; j < last; j++) {
-            if (pb_is_wsp((unsigned char)body[j])) {
-                space = true;
-                continue;
-            }
-            if (space)
-                out_byte(o, ' ');
-            space = false;
-            out_byte(o, body[j]);
-        }
+        squeeze(body + start, last - start, &space, o);
         out_mem(o, "\r\n", 2);
     }
 }
@@ -378,11 +518,9 @@ void
 pb_dkim_canon_body(enum pb_dkim_canon c, const char *body, size_t len,
                    pb_dkim_canon_sink_fn sink, void *arg)
 {
-    struct canon_out o;
+    char buf[CANON_CHUNK];
+    struct canon_out o = {sink, arg, buf, 0, sizeof(buf)};
 
-    o.sink = sink;
-    o.arg = arg;
-    o.n = 0;
     if (c == PB_DKIM_CANON_RELAXED)
         body_relaxed(body, len, &o);
     else

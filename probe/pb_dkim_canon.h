@@ -70,6 +70,15 @@ void pb_dkim_canon_header(enum pb_dkim_canon c, const char *field, size_t len,
                           pb_dkim_canon_sink_fn sink, void *arg);
 
 /*
+ * The same canonical form written to dst, which has room for len + 1
+ * bytes: it is never longer than the field, but for the colon a field
+ * without one gets.  Returns its length.  The signer
+ * gathers every signed field so, for one SHA-256 call.
+ */
+size_t pb_dkim_canon_header_to(enum pb_dkim_canon c, const char *field,
+                               size_t len, char *dst);
+
+/*
  * RFC 6376 §3.4.3 / §3.4.4: canonicalize a body whose lines end in CRLF
  * (a last line without one gets it).  simple: trailing empty lines
  * removed, an empty body becomes CRLF; relaxed: WSP runs become one SP,

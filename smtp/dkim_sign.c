@@ -45,6 +45,7 @@ struct dkim_sign_key {
     EVP_MD *sha256;        /* fetched once: fetching is slow in OpenSSL 3 */
     EVP_MD_CTX *md;        /* scratch digest context */
     EVP_MD_CTX *ed;        /* Ed25519: the one-shot signing context */
+    EVP_MD_CTX *ed_init;   /* Ed25519: ed as EVP_DigestSignInit() left it */
     EVP_PKEY_CTX *rsa_ctx; /* RSA: set up for PKCS#1 v1.5 with SHA-256 */
 };
 
@@ -181,6 +182,14 @@ key_setup(struct dkim_sign_key *k, const char *name, struct pb_err *err)
     if (k->sha256 == NULL || k->md == NULL || k->ed == NULL)
         return ossl_fail(err, PB_E_INTERNAL, "cannot set up SHA-256 for key",
                          name);
+    if (k->alg == DKIM_SIGN_ED25519_SHA256) {
+        /* copied for each signature: cheaper than a new init */
+        k->ed_init = EVP_MD_CTX_new();
+        if (k->ed_init == NULL ||
+            EVP_DigestSignInit(k->ed_init, NULL, NULL, NULL, k->pkey) != 1)
+            return ossl_fail(err, PB_E_SYNTAX, "cannot sign with Ed25519 key",
+                             name);
+    }
     if (k->alg == DKIM_SIGN_RSA_SHA256) {
         k->rsa_ctx = EVP_PKEY_CTX_new(k->pkey, NULL);
         if (k->rsa_ctx == NULL || EVP_PKEY_sign_init(k->rsa_ctx) <= 0 ||
@@ -347,6 +356,7 @@ dkim_sign_key_free(struct dkim_sign_key *key)
     if (key == NULL)
         return;
     EVP_PKEY_CTX_free(key->rsa_ctx);
+    EVP_MD_CTX_free(key->ed_init);
     EVP_MD_CTX_free(key->ed);
     EVP_MD_CTX_free(key->md);
     EVP_MD_free(key->sha256);
@@ -668,11 +678,11 @@ dkim_sign_field(const struct dkim_sign_key *key,
     struct hname names[PB_LIMIT_DKIM_SIGN_HEADERS];
     struct digest_sink ds = {key->md, false};
     unsigned char hash[EVP_MAX_MD_SIZE], sig[DKIM_SIGN_MAX_SIG];
-    char bh[48], bsig[DKIM_SIGN_MAX_SIG * 4 / 3 + 8];
+    char bh[48], bsig[DKIM_SIGN_MAX_SIG * 4 / 3 + 8], stack[8192], *canon;
+    bool used[PB_LIMIT_MSG_FIELDS], from;
     unsigned int hlen;
     size_t count, start = out->len, hashed_end, i, siglen = sizeof(sig);
-    size_t col, left, chunk;
-    bool from, *used;
+    size_t col, left, chunk, cap, n;
     int rc = -1;
 
     if (parse_hlist(hlist, hlist_len, names, &count, &from, err) == -1)
@@ -688,18 +698,24 @@ dkim_sign_field(const struct dkim_sign_key *key,
     b64(hash, hlen, bh);
 
     if (pb_buf_add(out, prefix, prefix_len) == -1 ||
-        pb_buf_addf(out, "bh=%s;\r\n b=", bh) == -1)
+        pb_buf_add(out, "bh=", 3) == -1 || pb_buf_adds(out, bh) == -1 ||
+        pb_buf_add(out, ";\r\n b=", 6) == -1)
         return pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
                           "DKIM-Signature field over the limit");
     hashed_end = out->len;
 
+    /*
+     * The header data (§3.7 step 2) is gathered whole and hashed in one
+     * call.  Each field's canonical form is at most one byte longer than
+     * the field (pb_dkim_canon_header_to()), and a field is signed at most
+     * once: the header, a byte a field and the signature field bound it.
+     */
+    cap = m->body_off + m->nfields + (hashed_end - start) + 1;
+    canon = cap <= sizeof(stack) ? stack : pb_xmalloc(cap);
+    n = 0;
     /* RFC 6376 §5.4.2: each name takes the next instance from the bottom;
      * a name with none left adds nothing (that is oversigning) */
-    used = pb_xcalloc(m->nfields ? m->nfields : 1, sizeof(*used));
-    if (EVP_DigestInit_ex(key->md, key->sha256, NULL) != 1) {
-        ossl_fail(err, PB_E_INTERNAL, "SHA-256 failed", NULL);
-        goto out;
-    }
+    memset(used, 0, m->nfields * sizeof(used[0]));
     for (i = 0; i < count; i++) {
         size_t j = m->nfields;
 
@@ -709,16 +725,18 @@ dkim_sign_field(const struct dkim_sign_key *key,
             if (!used[j] &&
                 pb_dkim_canon_field_is(m, f, names[i].p, names[i].len)) {
                 used[j] = true;
-                pb_dkim_canon_header(canon_of(hc), m->p + f->off, f->len,
-                                     digest_sink, &ds);
+                n += pb_dkim_canon_header_to(canon_of(hc), m->p + f->off,
+                                             f->len, canon + n);
                 break;
             }
         }
     }
     /* §3.7 step 2: the signature field itself, b= empty, no final CRLF */
-    pb_dkim_canon_header(canon_of(hc), out->p + start, hashed_end - start,
-                         digest_sink, &ds);
-    if (ds.failed || EVP_DigestFinal_ex(key->md, hash, &hlen) != 1) {
+    n += pb_dkim_canon_header_to(canon_of(hc), out->p + start,
+                                 hashed_end - start, canon + n);
+    if (EVP_DigestInit_ex(key->md, key->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(key->md, canon, n) != 1 ||
+        EVP_DigestFinal_ex(key->md, hash, &hlen) != 1) {
         ossl_fail(err, PB_E_INTERNAL, "SHA-256 failed", NULL);
         goto out;
     }
@@ -730,7 +748,7 @@ dkim_sign_field(const struct dkim_sign_key *key,
         }
     } else {
         /* RFC 8463 §3: PureEdDSA over the SHA-256 hash */
-        if (EVP_DigestSignInit(key->ed, NULL, NULL, NULL, key->pkey) != 1 ||
+        if (EVP_MD_CTX_copy_ex(key->ed, key->ed_init) != 1 ||
             EVP_DigestSign(key->ed, sig, &siglen, hash, hlen) != 1) {
             ossl_fail(err, PB_E_INTERNAL, "Ed25519 signing failed", NULL);
             goto out;
@@ -757,7 +775,8 @@ dkim_sign_field(const struct dkim_sign_key *key,
     }
     rc = 0;
 out:
-    free(used);
+    if (canon != stack)
+        free(canon);
     return rc;
 }
 
@@ -783,8 +802,28 @@ static const struct {
     {"references", false},
 };
 
+/* Writes tag-list words folded within PB_LIMIT_MSG_FOLD columns, into a
+ * buffer of the caller's (on the stack: nothing to allocate a message). */
+struct fold {
+    char *p;
+    size_t len, cap;
+    size_t col;
+    bool full;
+};
+
+static void
+fold_add(struct fold *f, const char *s, size_t n)
+{
+    if (n > f->cap - f->len) {
+        f->full = true;
+        return;
+    }
+    memcpy(f->p + f->len, s, n);
+    f->len += n;
+}
+
 static int
-default_hlist(const struct pb_dkim_canon_msg *m, struct pb_buf *h,
+default_hlist(const struct pb_dkim_canon_msg *m, struct fold *h,
               struct pb_err *err)
 {
     size_t i, j, total = 0;
@@ -804,8 +843,10 @@ default_hlist(const struct pb_dkim_canon_msg *m, struct pb_buf *h,
                               "(repeated %s fields?)",
                               PB_LIMIT_DKIM_SIGN_HEADERS, name);
         for (; n > 0; n--) {
-            if ((h->len > 0 && pb_buf_addc(h, ':') == -1) ||
-                pb_buf_add(h, name, len) == -1)
+            if (h->len > 0)
+                fold_add(h, ":", 1);
+            fold_add(h, name, len);
+            if (h->full)
                 return pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
                                   "signed header list over the limit");
         }
@@ -813,26 +854,19 @@ default_hlist(const struct pb_dkim_canon_msg *m, struct pb_buf *h,
     return 0;
 }
 
-/* Writes tag-list words folded within PB_LIMIT_MSG_FOLD columns. */
-struct fold {
-    struct pb_buf *b;
-    size_t col;
-    bool full;
-};
-
 static void
 fold_word(struct fold *f, const char *s, size_t n, bool space)
 {
     size_t need = n + (space ? 1 : 0);
-    const char *sep = space ? " " : "";
 
     if (f->col + need > PB_LIMIT_MSG_FOLD && f->col > 1) {
-        sep = "\r\n ";
+        fold_add(f, "\r\n ", 3);
         f->col = 1;
         need = n;
+    } else if (space) {
+        fold_add(f, " ", 1);
     }
-    if (pb_buf_adds(f->b, sep) == -1 || pb_buf_add(f->b, s, n) == -1)
-        f->full = true;
+    fold_add(f, s, n);
     f->col += need;
 }
 
@@ -841,42 +875,43 @@ static void
 fold_tag(struct fold *f, const char *tag, const char *value)
 {
     char word[PB_LIMIT_DNS_NAME + PB_LIMIT_ADDRESS + 16];
-    int n = snprintf(word, sizeof(word), "%s=%s;", tag, value);
+    size_t t = strlen(tag), v = strlen(value);
 
-    if (n < 0 || (size_t)n >= sizeof(word)) {
+    if (t + v + 2 > sizeof(word)) {
         f->full = true;
         return;
     }
-    fold_word(f, word, (size_t)n, true);
+    memcpy(word, tag, t);
+    word[t] = '=';
+    memcpy(word + t + 1, value, v);
+    word[t + 1 + v] = ';';
+    fold_word(f, word, t + v + 2, true);
 }
 
 static int
 sign_one(const struct dkim_sign_params *sp, const struct pb_dkim_canon_msg *m,
          struct pb_buf *out, struct pb_err *err)
 {
-    struct pb_buf prefix, hb;
-    struct fold f;
+    char prefix[16384], hbuf[4096];
+    struct fold f = {prefix, 0, sizeof(prefix), 0, false};
+    struct fold hb = {hbuf, 0, sizeof(hbuf), 0, false};
     const char *hlist;
     char ts[32], c[32];
     size_t i, hlen, start;
     time_t t = sp->timestamp ? sp->timestamp : time(NULL);
-    int rc = -1;
 
-    pb_buf_init(&prefix, 16384);
-    pb_buf_init(&hb, 4096);
     if (sp->headers == NULL) {
         if (default_hlist(m, &hb, err) == -1)
-            goto out;
-        hlist = pb_buf_ptr(&hb);
+            return -1;
+        hlist = hbuf;
         hlen = hb.len;
     } else {
         hlist = sp->headers;
         hlen = strlen(hlist);
     }
     snprintf(ts, sizeof(ts), "%lld", (long long)t);
-    f.b = &prefix;
-    f.full = pb_buf_adds(&prefix, "DKIM-Signature:") == -1;
-    f.col = prefix.len;
+    fold_add(&f, "DKIM-Signature:", 15);
+    f.col = f.len;
     snprintf(c, sizeof(c), "%s/%s", canon_name(sp->header_canon),
              canon_name(sp->body_canon));
     fold_tag(&f, "v", "1");
@@ -892,35 +927,32 @@ sign_one(const struct dkim_sign_params *sp, const struct pb_dkim_canon_msg *m,
         if (i < hlen && hlist[i] != ':')
             continue;
         {
+            /* "h=" first, the name, and ':' or the final ';' */
             char word[128];
-            int n =
-                snprintf(word, sizeof(word), "%s%.*s%c", start == 0 ? "h=" : "",
-                         (int)(i - start), hlist + start, i < hlen ? ':' : ';');
+            size_t w = start == 0 ? 2 : 0;
 
-            if (n < 0 || (size_t)n >= sizeof(word))
+            if (w + (i - start) + 1 >= sizeof(word)) {
                 f.full = true;
-            else
-                fold_word(&f, word, (size_t)n, start == 0);
+            } else {
+                memcpy(word, "h=", w);
+                memcpy(word + w, hlist + start, i - start);
+                w += i - start;
+                word[w++] = i < hlen ? ':' : ';';
+                fold_word(&f, word, w, start == 0);
+            }
         }
         start = i + 1;
     }
     /* the separator before bh=BASE64; (48 columns) */
-    if (f.col + 1 + 48 > PB_LIMIT_MSG_FOLD) {
-        f.full |= pb_buf_adds(&prefix, "\r\n ") == -1;
-    } else {
-        f.full |= pb_buf_adds(&prefix, " ") == -1;
-    }
-    if (f.full) {
-        pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
-                   "DKIM-Signature field over the limit");
-        goto out;
-    }
-    rc = dkim_sign_field(sp->key, m, sp->header_canon, sp->body_canon, prefix.p,
-                         prefix.len, hlist, hlen, out, err);
-out:
-    pb_buf_release(&hb);
-    pb_buf_release(&prefix);
-    return rc;
+    if (f.col + 1 + 48 > PB_LIMIT_MSG_FOLD)
+        fold_add(&f, "\r\n ", 3);
+    else
+        fold_add(&f, " ", 1);
+    if (f.full)
+        return pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
+                          "DKIM-Signature field over the limit");
+    return dkim_sign_field(sp->key, m, sp->header_canon, sp->body_canon, prefix,
+                           f.len, hlist, hlen, out, err);
 }
 
 int
