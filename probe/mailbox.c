@@ -46,8 +46,7 @@ static int
 ip_fail(struct pb_err *err, const char *path, const struct pb_jpath *jp,
         const char *why)
 {
-    return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX, "%s: %s: %s", path,
-                      jp->p, why);
+    return pb_jpath_fail(jp, err, PB_E_SYNTAX, path, "%s", why);
 }
 
 /* A string, printable ASCII or UTF-8 without control characters. */

@@ -93,3 +93,27 @@ pb_jpath_pop(struct pb_jpath *jp, size_t old)
     jp->len = old;
     jp->p[old] = '\0';
 }
+
+int
+pb_jpath_vfail(const struct pb_jpath *jp, struct pb_err *err, enum pb_code code,
+               const char *label, const char *fmt, va_list ap)
+{
+    char what[200];
+
+    vsnprintf(what, sizeof(what), fmt, ap);
+    return pb_err_set(err, PB_STAGE_CONFIG, code, "%s: %s: %s", label, jp->p,
+                      what);
+}
+
+int
+pb_jpath_fail(const struct pb_jpath *jp, struct pb_err *err, enum pb_code code,
+              const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = pb_jpath_vfail(jp, err, code, label, fmt, ap);
+    va_end(ap);
+    return rc;
+}

@@ -144,14 +144,13 @@ pf_esc(char *dst, size_t size, const char *s)
 static int __attribute__((format(printf, 3, 4)))
 pf_fail_code(struct pf_load *ld, enum pb_code code, const char *fmt, ...)
 {
-    char what[200];
     va_list ap;
+    int rc;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
+    rc = pb_jpath_vfail(&ld->jp, ld->err, code, ld->label, fmt, ap);
     va_end(ap);
-    return pb_err_set(ld->err, PB_STAGE_CONFIG, code, "%s: %s: %s", ld->label,
-                      ld->jp.p, what);
+    return rc;
 }
 
 #define pf_fail(ld, ...) pf_fail_code((ld), PB_E_SYNTAX, __VA_ARGS__)
