@@ -21,20 +21,11 @@
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
 
-static char *
-load(const char *rel, size_t *len)
-{
-    char *p = testdata_read(testdata_path(rel), len);
-
-    cr_assert_not_null(p, "cannot read %s", rel);
-    return p;
-}
-
 static cJSON *
 load_json(const char *rel)
 {
     size_t len;
-    char *p = load(rel, &len);
+    char *p = testdata_load(rel, &len);
     cJSON *j = cJSON_ParseWithLength(p, len);
 
     free(p);
@@ -134,7 +125,7 @@ compare_entry(const cJSON *e, const char *dir)
     int rc;
 
     snprintf(rel, sizeof(rel), "authres/%s/%s", dir, file);
-    p = load(rel, &len);
+    p = testdata_load(rel, &len);
     pb_err_clear(&err);
     rc = authres_parse_field(p, len, &ar, &err);
     free(p);
@@ -231,7 +222,7 @@ Test(authres_corpus, rfc8601_values_without_field_name)
         size_t len;
 
         snprintf(rel, sizeof(rel), "authres/rfc8601/%s", files[i]);
-        p = load(rel, &len);
+        p = testdata_load(rel, &len);
         colon = memchr(p, ':', len);
         cr_assert_not_null(colon);
         cr_assert_eq(
@@ -262,7 +253,8 @@ Test(authres_corpus, real_gmail_dmarc_comment_and_find)
     struct pb_err err;
     const struct authres_result *r;
     size_t len;
-    char *p = load("authres/real/lhost-amazonses-09-gmail-spf-fail.txt", &len);
+    char *p = testdata_load(
+        "authres/real/lhost-amazonses-09-gmail-spf-fail.txt", &len);
 
     cr_assert_eq(authres_parse_field(p, len, &ar, &err), 0, "%s", err.msg);
     r = authres_find(&ar, "spf");
@@ -286,7 +278,7 @@ static size_t
 lab_fields(const char *rel, struct authres *out, size_t max)
 {
     size_t len, n = 0, i = 0;
-    char *p = load(rel, &len);
+    char *p = testdata_load(rel, &len);
 
     while (i < len && p[i] != '\n') {
         size_t start = i, end;

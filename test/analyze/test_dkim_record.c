@@ -19,9 +19,8 @@
 static char *
 load(const char *rel, size_t *len)
 {
-    char *p = testdata_read(testdata_path(rel), len);
+    char *p = testdata_load(rel, len);
 
-    cr_assert_not_null(p, "cannot read %s", rel);
     while (*len > 0 && (p[*len - 1] == '\n' || p[*len - 1] == '\r'))
         p[--*len] = '\0';
     return p;
@@ -49,27 +48,6 @@ static int
 parse_s(const char *s, struct dkim_record *rec, char *why)
 {
     return dkim_record_parse(s, strlen(s), rec, why, 256);
-}
-
-static void
-index_params_free(struct criterion_test_params *crp)
-{
-    cr_free(crp->params);
-}
-
-/*
- * Criterion copies parameters into each test's process, where pointers
- * from another process mean nothing: the parameter is an index into a
- * static table instead.
- */
-static struct criterion_test_params
-index_params(size_t n)
-{
-    size_t *ix = cr_malloc(n * sizeof(*ix)), i;
-
-    for (i = 0; i < n; i++)
-        ix[i] = i;
-    return cr_make_param_array(size_t, ix, n, index_params_free);
 }
 
 /* ------------------------------------------------------------------ */
@@ -148,7 +126,7 @@ static const struct keycase key_cases[] = {
 
 ParameterizedTestParameters(dkim_record_parse, key_files)
 {
-    return index_params(sizeof(key_cases) / sizeof(key_cases[0]));
+    return testdata_index_params(sizeof(key_cases) / sizeof(key_cases[0]));
 }
 
 ParameterizedTest(size_t *ix, dkim_record_parse, key_files)
@@ -386,7 +364,7 @@ static const struct badcase bad_cases[] = {
 
 ParameterizedTestParameters(dkim_record_parse, rejects)
 {
-    return index_params(sizeof(bad_cases) / sizeof(bad_cases[0]));
+    return testdata_index_params(sizeof(bad_cases) / sizeof(bad_cases[0]));
 }
 
 ParameterizedTest(size_t *ix, dkim_record_parse, rejects)
@@ -424,7 +402,8 @@ static const struct keybad badkey_cases[] = {
 
 ParameterizedTestParameters(dkim_record_parse, bad_keys)
 {
-    return index_params(sizeof(badkey_cases) / sizeof(badkey_cases[0]));
+    return testdata_index_params(sizeof(badkey_cases) /
+                                 sizeof(badkey_cases[0]));
 }
 
 ParameterizedTest(size_t *ix, dkim_record_parse, bad_keys)
@@ -740,7 +719,7 @@ static const struct idcase id_cases[] = {
 
 ParameterizedTestParameters(dkim_audit, every_finding_id)
 {
-    return index_params(sizeof(id_cases) / sizeof(id_cases[0]));
+    return testdata_index_params(sizeof(id_cases) / sizeof(id_cases[0]));
 }
 
 ParameterizedTest(size_t *ix, dkim_audit, every_finding_id)

@@ -33,21 +33,12 @@
 /* The corpus's time: after every t= in it, before any x= we write. */
 #define NOW ((time_t)1800000000)
 
-static char *
-load(const char *rel, size_t *len)
-{
-    char *p = testdata_read(testdata_path(rel), len);
-
-    cr_assert_not_null(p, "cannot read %s", rel);
-    return p;
-}
-
 /* A key record file without its final newline. */
 static char *
 load_record(const char *rel)
 {
     size_t len;
-    char *p = load(rel, &len);
+    char *p = testdata_load(rel, &len);
 
     while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
         p[--len] = '\0';
@@ -144,7 +135,7 @@ sign_key(const char *rel)
     struct dkim_sign_key *k;
     struct pb_err err;
     size_t len;
-    char *p = load(rel, &len);
+    char *p = testdata_load(rel, &len);
 
     pb_err_clear(&err);
     cr_assert_eq(dkim_sign_key_parse(p, len, rel, &k, &err), 0, "%s: %s", rel,
@@ -178,7 +169,7 @@ static cJSON *
 corpus(void)
 {
     size_t len;
-    char *p = load("dkim-verify/expected.json", &len);
+    char *p = testdata_load("dkim-verify/expected.json", &len);
     cJSON *j = cJSON_ParseWithLength(p, len);
 
     free(p);
@@ -264,7 +255,7 @@ ParameterizedTest(int *index, dkim_verify_corpus, matches_dkimpy)
     cJSON_ArrayForEach(rec, dns) fx_txt(root, rec->string, rec->valuestring);
     r = resolver_from(root);
     snprintf(rel, sizeof(rel), "dkim-verify/%s", file);
-    msg = load(rel, &len);
+    msg = testdata_load(rel, &len);
     verify_ok(r, msg, len, NOW, &v);
 
     n = cJSON_GetArraySize(sigs);
@@ -349,7 +340,7 @@ Test(dkim_verify_corpus, rfc8463_both_signatures_with_their_facts)
     struct dns_resolver *r;
     struct dkim_verify v;
     size_t len;
-    char *msg = load("dkim-verify/rfc8463/signed.eml", &len);
+    char *msg = testdata_load("dkim-verify/rfc8463/signed.eml", &len);
 
     fx_txt(
         root, "brisbane._domainkey.football.example.com",
@@ -535,7 +526,7 @@ Test(dkim_verify_own, every_key_canonicalization_and_message_verifies)
                 strcmp(de->d_name, "signed.eml") == 0)
                 continue; /* refused by the signer; signed already */
             snprintf(rel, sizeof(rel), "%s/%s", dirs[d], de->d_name);
-            msg = load(rel, &len);
+            msg = testdata_load(rel, &len);
             for (c = 0; c < 4; c++) {
                 struct dkim_verify v;
                 size_t slen;
@@ -747,7 +738,7 @@ static EVP_PKEY *
 pem_key(const char *rel)
 {
     size_t len;
-    char *p = load(rel, &len);
+    char *p = testdata_load(rel, &len);
     BIO *bio = BIO_new_mem_buf(p, (int)len);
     EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 

@@ -30,16 +30,6 @@ count(const struct pb_findings *f, const char *id)
     return n;
 }
 
-static char *
-param_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = cr_malloc(n);
-
-    memcpy(p, s, n);
-    return p;
-}
-
 /* Parse s (NUL-terminated) expecting success; findings into *f. */
 static void
 parse_ok(const char *s, struct dmarc_record *rec, struct pb_findings *f)
@@ -188,7 +178,7 @@ ParameterizedTestParameters(dmarc_parse, uri_forms)
     struct uri_case *c = cr_malloc(n * sizeof(*c));
 
     for (i = 0; i < n; i++) {
-        c[i].rua = param_strdup(cases[i].rua);
+        c[i].rua = testdata_param_strdup(cases[i].rua);
         c[i].is_valid = cases[i].is_valid;
     }
     return cr_make_param_array(struct uri_case, c, n);
@@ -235,7 +225,7 @@ ParameterizedTestParameters(dmarc_parse, fo_values)
     struct fo_case *c = cr_malloc(n * sizeof(*c));
 
     for (i = 0; i < n; i++) {
-        c[i].fo = param_strdup(cases[i].fo);
+        c[i].fo = testdata_param_strdup(cases[i].fo);
         c[i].bits = cases[i].bits;
     }
     return cr_make_param_array(struct fo_case, c, n);
@@ -528,8 +518,8 @@ ParameterizedTestParameters(dmarc_psl, org_domain)
     struct psl_case *c = cr_malloc(n * sizeof(*c));
 
     for (i = 0; i < n; i++) {
-        c[i].domain = param_strdup(cases[i].domain);
-        c[i].org = cases[i].org ? param_strdup(cases[i].org) : NULL;
+        c[i].domain = testdata_param_strdup(cases[i].domain);
+        c[i].org = cases[i].org ? testdata_param_strdup(cases[i].org) : NULL;
     }
     return cr_make_param_array(struct psl_case, c, n);
 }

@@ -357,17 +357,6 @@ Test(dns_fixture, accepts_type_names_in_any_case)
 /* ------------------------------------------------------------------ */
 /* Errors, with the path or line:col                                   */
 
-/* Criterion 2.4 has no cr_strdup; parameters live in cr_malloc memory. */
-static char *
-param_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = cr_malloc(n);
-
-    memcpy(p, s, n);
-    return p;
-}
-
 struct load_case {
     char *json;
     char *msg;
@@ -507,8 +496,8 @@ ParameterizedTestParameters(dns_fixture, reports_shape_errors)
     struct load_case *c = cr_malloc(n * sizeof(*c));
 
     for (i = 0; i < n; i++) {
-        c[i].json = param_strdup(cases[i][0]);
-        c[i].msg = param_strdup(cases[i][1]);
+        c[i].json = testdata_param_strdup(cases[i][0]);
+        c[i].msg = testdata_param_strdup(cases[i][1]);
     }
     return cr_make_param_array(struct load_case, c, n, load_cases_free);
 }

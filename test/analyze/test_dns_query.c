@@ -196,17 +196,6 @@ Test(dns_query, logs_each_question_escaped_at_debug_level,
 /* ------------------------------------------------------------------ */
 /* Helpers of analyze.h                                                */
 
-/* Criterion 2.4 has no cr_strdup; parameters live in cr_malloc memory. */
-static char *
-param_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = cr_malloc(n);
-
-    memcpy(p, s, n);
-    return p;
-}
-
 struct name_case {
     char *name;
     char *why; /* NULL: valid */
@@ -262,8 +251,9 @@ ParameterizedTestParameters(dns_query, checks_names)
     struct name_case *c = cr_malloc(n * sizeof(*c));
 
     for (i = 0; i < n; i++) {
-        c[i].name = param_strdup(cases[i][0]);
-        c[i].why = cases[i][1] != NULL ? param_strdup(cases[i][1]) : NULL;
+        c[i].name = testdata_param_strdup(cases[i][0]);
+        c[i].why =
+            cases[i][1] != NULL ? testdata_param_strdup(cases[i][1]) : NULL;
     }
     return cr_make_param_array(struct name_case, c, n, name_cases_free);
 }
@@ -540,7 +530,7 @@ ParameterizedTestParameters(dns_ares, parses_servers)
     struct server_case *c = cr_malloc(n * sizeof(*c));
 
     for (i = 0; i < n; i++) {
-        c[i].server = param_strdup(cases[i].server);
+        c[i].server = testdata_param_strdup(cases[i].server);
         c[i].is_ok = cases[i].is_ok;
     }
     return cr_make_param_array(struct server_case, c, n, server_cases_free);

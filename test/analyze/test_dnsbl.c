@@ -82,13 +82,7 @@ result(const struct dnsbl_audit *a, const char *target, const char *zone)
 static const struct pb_finding *
 must_find(const struct pb_findings *f, const char *id, enum pb_severity sev)
 {
-    const struct pb_finding *fd = pb_findings_find(f, id, NULL);
-
-    cr_assert_not_null(fd, "no finding %s", id);
-    cr_assert_eq(fd->sev, sev, "%s: severity %s", id,
-                 pb_severity_name(fd->sev));
-    cr_assert_str_eq(fd->check, "dnsbl");
-    return fd;
+    return testdata_finding(f, "dnsbl", id, sev);
 }
 
 static void
@@ -250,25 +244,9 @@ static const struct bad_spec bad_specs[] = {
     {"bl.example\n", "byte other than"},
 };
 
-static void
-index_params_free(struct criterion_test_params *crp)
-{
-    cr_free(crp->params);
-}
-
-static struct criterion_test_params
-index_params(size_t n)
-{
-    size_t *ix = cr_malloc(n * sizeof(*ix)), i;
-
-    for (i = 0; i < n; i++)
-        ix[i] = i;
-    return cr_make_param_array(size_t, ix, n, index_params_free);
-}
-
 ParameterizedTestParameters(dnsbl_zone_parse, rejects)
 {
-    return index_params(sizeof(bad_specs) / sizeof(bad_specs[0]));
+    return testdata_index_params(sizeof(bad_specs) / sizeof(bad_specs[0]));
 }
 
 ParameterizedTest(size_t *i, dnsbl_zone_parse, rejects)

@@ -23,21 +23,12 @@
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
 
-static char *
-load(const char *rel, size_t *len)
-{
-    char *p = testdata_read(testdata_path(rel), len);
-
-    cr_assert_not_null(p, "cannot read %s", rel);
-    return p;
-}
-
 static void
 parse_file(const char *rel, struct dsn_report *r)
 {
     struct pb_err err;
     size_t len;
-    char *p = load(rel, &len);
+    char *p = testdata_load(rel, &len);
 
     pb_err_clear(&err);
     cr_assert_eq(dsn_parse(p, len, r, &err), 0, "%s: %s", rel, err.msg);
@@ -134,7 +125,7 @@ Test(dsn_corpus, every_bounce_parses_alike_with_any_line_end)
         if (strstr(e->d_name, ".eml") == NULL)
             continue;
         snprintf(rel, sizeof(rel), "bounces/eml/%s", e->d_name);
-        p = load(rel, &len);
+        p = testdata_load(rel, &len);
         cr_assert_eq(dsn_parse(p, len, &lf, &err), 0, "%s", rel);
         for (k = 0; k < 3; k++) {
             size_t n;
@@ -204,7 +195,7 @@ field(char **cursor)
 Test(dsn_corpus, agrees_with_sisimai_labels)
 {
     size_t len, nrows = 0, i;
-    char *text = load("bounces/labels.tsv", &len), *line, *save = NULL;
+    char *text = testdata_load("bounces/labels.tsv", &len), *line, *save = NULL;
     struct label *rows = calloc(700, sizeof(*rows));
     size_t ok_rcpt = 0, ok_status = 0, ok_strict = 0, has_reply = 0,
            ok_reply = 0, has_cmd = 0, ok_cmd = 0, ok_all = 0, ours = 0,
@@ -474,7 +465,7 @@ check_sisimai(const char *file, const cJSON *list, const struct dsn_report *r)
 Test(dsn_expected, every_file_as_expected_json_says)
 {
     size_t len, nfiles = 0;
-    char *text = load("dsn/expected.json", &len);
+    char *text = testdata_load("dsn/expected.json", &len);
     cJSON *root = cJSON_ParseWithLength(text, len);
     const cJSON *e;
 

@@ -61,13 +61,7 @@ run1(const char *ip)
 static const struct pb_finding *
 must_find(const struct pb_findings *f, const char *id, enum pb_severity sev)
 {
-    const struct pb_finding *fd = pb_findings_find(f, id, NULL);
-
-    cr_assert_not_null(fd, "no finding %s", id);
-    cr_assert_eq(fd->sev, sev, "%s: severity %s", id,
-                 pb_severity_name(fd->sev));
-    cr_assert_str_eq(fd->check, "ptr");
-    return fd;
+    return testdata_finding(f, "ptr", id, sev);
 }
 
 /* ------------------------------------------------------------------ */
@@ -459,25 +453,10 @@ static const struct generic_case generic_cases[] = {
     {"::ffff:192.0.2.5", "192-0-2-5.isp.example", true},
 };
 
-static void
-index_params_free(struct criterion_test_params *crp)
-{
-    cr_free(crp->params);
-}
-
-static struct criterion_test_params
-index_params(size_t n)
-{
-    size_t *ix = cr_malloc(n * sizeof(*ix)), i;
-
-    for (i = 0; i < n; i++)
-        ix[i] = i;
-    return cr_make_param_array(size_t, ix, n, index_params_free);
-}
-
 ParameterizedTestParameters(ptr_name_is_generic, cases)
 {
-    return index_params(sizeof(generic_cases) / sizeof(generic_cases[0]));
+    return testdata_index_params(sizeof(generic_cases) /
+                                 sizeof(generic_cases[0]));
 }
 
 ParameterizedTest(size_t *i, ptr_name_is_generic, cases)

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "history.h"
+#include "testdata.h"
 
 static char tmpdir[64];
 static char dbpath[128];
@@ -31,8 +32,7 @@ static char mnt[3][128];
 static void
 setup(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/pbhistXXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    testdata_tmpdir(tmpdir, sizeof(tmpdir), "pbhist");
     snprintf(dbpath, sizeof(dbpath), "%s/history.db", tmpdir);
     for (size_t i = 0; i < 3; i++)
         mnt[i][0] = '\0';

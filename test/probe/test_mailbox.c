@@ -13,28 +13,17 @@
 
 #include "mailbox.h"
 #include "seeds.h"
+#include "testdata.h"
 #include "verdict.h"
 
 static char dir[64];
-
-static void
-write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-    chmod(path, mode);
-}
 
 static void
 setup(void)
 {
     char sub[96];
 
-    snprintf(dir, sizeof(dir), "/tmp/test_mailbox.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    testdata_tmpdir(dir, sizeof(dir), "test_mailbox.");
     snprintf(sub, sizeof(sub), "%s/imap", dir);
     mkdir(sub, 0700);
     /* the user's directory comes first on the search path */
@@ -105,7 +94,7 @@ Test(mailbox, bad_profiles_are_refused)
         struct imap_profile *p = NULL;
         struct pb_err err;
 
-        write_file(path, cases[i].json, 0644);
+        testdata_write_mode(path, cases[i].json, strlen(cases[i].json), 0644);
         pb_err_clear(&err);
         cr_assert_eq(imap_profile_load("bad", &p, &err), -1, "case %zu", i);
         cr_assert_null(p);
@@ -122,7 +111,7 @@ Test(mailbox, seed_over_profile)
     struct pb_err err;
 
     snprintf(path, sizeof(path), "%s/pass", dir);
-    write_file(path, "s3cret\n", 0600);
+    testdata_write_mode(path, "s3cret\n", 7, 0600);
     snprintf(line, sizeof(line),
              "a@gmail.com imap=imaps://imap.gmail.com password_file=%s\n"
              "b@gmail.com imap=imap://mail.example.org:1143 user=b "

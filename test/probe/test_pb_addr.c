@@ -11,22 +11,7 @@
 
 #include "pb_addr.h"
 #include "pb_limits.h"
-
-static void
-index_params_free(struct criterion_test_params *crp)
-{
-    cr_free(crp->params);
-}
-
-static struct criterion_test_params
-index_params(size_t n)
-{
-    size_t *ix = cr_malloc(n * sizeof(*ix)), i;
-
-    for (i = 0; i < n; i++)
-        ix[i] = i;
-    return cr_make_param_array(size_t, ix, n, index_params_free);
-}
+#include "testdata.h"
 
 /* A string of n copies of c. */
 static char *
@@ -69,7 +54,7 @@ static const char *const good[] = {
 
 ParameterizedTestParameters(pb_addr, accepts_valid)
 {
-    return index_params(sizeof(good) / sizeof(good[0]));
+    return testdata_index_params(sizeof(good) / sizeof(good[0]));
 }
 
 ParameterizedTest(size_t *ix, pb_addr, accepts_valid)
@@ -191,7 +176,7 @@ static const struct bad_case bad[] = {
 
 ParameterizedTestParameters(pb_addr, refuses_invalid)
 {
-    return index_params(sizeof(bad) / sizeof(bad[0]));
+    return testdata_index_params(sizeof(bad) / sizeof(bad[0]));
 }
 
 ParameterizedTest(size_t *ix, pb_addr, refuses_invalid)

@@ -20,26 +20,6 @@
 
 static char tmpdir[64];
 
-/*
- * Parameters are indexes into the case tables: Criterion copies a
- * parameter into the test's process, where pointers in it may not hold.
- */
-static void
-index_params_free(struct criterion_test_params *crp)
-{
-    cr_free(crp->params);
-}
-
-static struct criterion_test_params
-index_params(size_t n)
-{
-    size_t *ix = cr_malloc(n * sizeof(*ix)), i;
-
-    for (i = 0; i < n; i++)
-        ix[i] = i;
-    return cr_make_param_array(size_t, ix, n, index_params_free);
-}
-
 /* A clean environment: no user profile directories, no PROBE_* values. */
 static void
 setup(void)
@@ -51,41 +31,16 @@ setup(void)
     };
     size_t i;
 
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/pbpfXXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    testdata_tmpdir(tmpdir, sizeof(tmpdir), "pbpf");
     for (i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
         unsetenv(unset[i]);
     setenv("XDG_CONFIG_HOME", tmpdir, 1); /* empty: nothing found there */
 }
 
 static void
-rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        struct stat st;
-
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_rf(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static void
 teardown(void)
 {
-    rm_rf(tmpdir);
+    testdata_rm_rf(tmpdir);
 }
 
 TestSuite(profile, .init = setup, .fini = teardown);
@@ -637,7 +592,7 @@ static const struct bad_case bad_cases[] = {
 
 ParameterizedTestParameters(profile, refuses_bad_file)
 {
-    return index_params(sizeof(bad_cases) / sizeof(bad_cases[0]));
+    return testdata_index_params(sizeof(bad_cases) / sizeof(bad_cases[0]));
 }
 
 ParameterizedTest(size_t *ix, profile, refuses_bad_file)
@@ -808,7 +763,7 @@ static const struct set_case set_cases[] = {
 
 ParameterizedTestParameters(profile, set_refuses)
 {
-    return index_params(sizeof(set_cases) / sizeof(set_cases[0]));
+    return testdata_index_params(sizeof(set_cases) / sizeof(set_cases[0]));
 }
 
 ParameterizedTest(size_t *ix, profile, set_refuses)

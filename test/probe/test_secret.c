@@ -53,8 +53,7 @@ setup(void)
 {
     int fd;
 
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/pbsecXXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    testdata_tmpdir(tmpdir, sizeof(tmpdir), "pbsec");
     snprintf(logpath, sizeof(logpath), "%s/requests.log", tmpdir);
     snprintf(errpath, sizeof(errpath), "%s/stderr.log", tmpdir);
     snprintf(cachedir, sizeof(cachedir), "%s/cache", tmpdir);
@@ -70,30 +69,6 @@ setup(void)
 }
 
 static void
-rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        struct stat st;
-
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_rf(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static void
 teardown(void)
 {
     if (fake_pid > 0) {
@@ -101,7 +76,7 @@ teardown(void)
         waitpid(fake_pid, NULL, 0);
         fake_pid = 0;
     }
-    rm_rf(tmpdir);
+    testdata_rm_rf(tmpdir);
 }
 
 TestSuite(secret, .init = setup, .fini = teardown, .timeout = 60);
@@ -144,17 +119,6 @@ assert_log_clean(void)
     log = read_all(errpath);
     assert_no_canary("the log", log);
     free(log);
-}
-
-static void
-write_mode(const char *path, const char *text, size_t len, mode_t mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
-    cr_assert_eq(write(fd, text, len), (ssize_t)len);
-    cr_assert_eq(fchmod(fd, mode), 0);
-    close(fd);
 }
 
 static char *
@@ -340,7 +304,7 @@ cache_set_expiry(const char *path, double at)
     cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(root, "expires_at")));
     cJSON_ReplaceItemInObject(root, "expires_at", cJSON_CreateNumber(at));
     out = cJSON_PrintUnformatted(root);
-    write_mode(path, out, strlen(out), 0600);
+    testdata_write_mode(path, out, strlen(out), 0600);
     cJSON_free(out);
     cJSON_Delete(root);
     free(text);
@@ -425,7 +389,7 @@ file_secret(const char *content, size_t len, mode_t mode, struct secret **s,
 {
     const char *path = tmp_path("secret.pass");
 
-    write_mode(path, content, len, mode);
+    testdata_write_mode(path, content, len, mode);
     pb_err_clear(err);
     return secret_from_file(path, "password_file", s, err);
 }
@@ -532,7 +496,7 @@ Test(secret, symlink_to_a_private_file_is_followed)
     struct secret *s;
     struct pb_err err;
 
-    write_mode(target, PASSWORD "\n", 21, 0600);
+    testdata_write_mode(target, PASSWORD "\n", 21, 0600);
     cr_assert_eq(symlink(target, link), 0);
     p.password_file = link;
     cr_assert_eq(secret_password(&p, &s, &err), 0, "%s", err.msg);
@@ -616,10 +580,10 @@ Test(secret, oauth2_cache_with_bad_mode_or_content_is_replaced)
     cr_assert_eq(fake_count("ok"), 2, "a 0644 cache file must be ignored");
     cr_assert_eq(mode_of(file), 0600, "and replaced");
 
-    write_mode(file, "{\"not\": \"a cache\"}", 18, 0600);
+    testdata_write_mode(file, "{\"not\": \"a cache\"}", 18, 0600);
     secret_free(token_ok(&o, cachedir, NULL, 0));
     cr_assert_eq(fake_count("ok"), 3);
-    write_mode(file, "garbage", 7, 0600);
+    testdata_write_mode(file, "garbage", 7, 0600);
     secret_free(token_ok(&o, cachedir, NULL, 0));
     cr_assert_eq(fake_count("ok"), 4);
     secret_free(token_ok(&o, cachedir, NULL, 0));
@@ -829,7 +793,7 @@ Test(secret, oauth2_rotated_refresh_token_rewrites_its_file)
     o = oauth2_env();
     o.refresh_token_env = NULL;
     o.refresh_token_file = rfile;
-    write_mode(rfile, REFRESH "\n", strlen(REFRESH) + 1, 0600);
+    testdata_write_mode(rfile, REFRESH "\n", strlen(REFRESH) + 1, 0600);
     secret_free(token_ok(&o, cachedir, warn, sizeof(warn)));
     cr_assert_str_eq(warn, "", "%s", warn);
     content = read_all(rfile);
@@ -861,7 +825,7 @@ Test(secret, oauth2_rotation_rewrites_the_target_of_a_symlink)
     o = oauth2_env();
     o.refresh_token_env = NULL;
     o.refresh_token_file = link;
-    write_mode(target, REFRESH "\n", strlen(REFRESH) + 1, 0600);
+    testdata_write_mode(target, REFRESH "\n", strlen(REFRESH) + 1, 0600);
     cr_assert_eq(symlink("real.token", link), 0); /* relative */
     secret_free(token_ok(&o, "", NULL, 0));
     cr_assert_eq(lstat(link, &st), 0);
@@ -918,9 +882,10 @@ Test(secret, oauth2_credentials_from_files)
     o.client_secret_file = secfile;
     o.refresh_token_file = rfile;
     o.scope = SCOPE;
-    write_mode(idfile, CLIENT_ID "\n", strlen(CLIENT_ID) + 1, 0600);
-    write_mode(secfile, CLIENT_SECRET "\r\n", strlen(CLIENT_SECRET) + 2, 0600);
-    write_mode(rfile, REFRESH, strlen(REFRESH), 0644);
+    testdata_write_mode(idfile, CLIENT_ID "\n", strlen(CLIENT_ID) + 1, 0600);
+    testdata_write_mode(secfile, CLIENT_SECRET "\r\n",
+                        strlen(CLIENT_SECRET) + 2, 0600);
+    testdata_write_mode(rfile, REFRESH, strlen(REFRESH), 0644);
     token_fails(&o, "", PB_STAGE_CONFIG, PB_E_IO, "chmod 600", &err);
     cr_assert(strncmp(err.msg, "oauth2.refresh_token_file: ", 27) == 0, "%s",
               err.msg);

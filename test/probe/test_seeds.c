@@ -18,22 +18,6 @@
 #include "seeds.h"
 #include "testdata.h"
 
-static void
-index_params_free(struct criterion_test_params *crp)
-{
-    cr_free(crp->params);
-}
-
-static struct criterion_test_params
-index_params(size_t n)
-{
-    size_t *ix = cr_malloc(n * sizeof(*ix)), i;
-
-    for (i = 0; i < n; i++)
-        ix[i] = i;
-    return cr_make_param_array(size_t, ix, n, index_params_free);
-}
-
 /* Parse a string as the file "t.txt"; the test fails unless it parses. */
 static void
 parse_ok(const char *text, struct seeds *s)
@@ -514,7 +498,7 @@ static const struct bad_case bad[] = {
 
 ParameterizedTestParameters(seeds, refuses_bad_lines)
 {
-    return index_params(sizeof(bad) / sizeof(bad[0]));
+    return testdata_index_params(sizeof(bad) / sizeof(bad[0]));
 }
 
 ParameterizedTest(size_t *ix, seeds, refuses_bad_lines)
@@ -777,7 +761,7 @@ static const struct file_case bad_files[] = {
 
 ParameterizedTestParameters(seeds, refuses_bad_files)
 {
-    return index_params(sizeof(bad_files) / sizeof(bad_files[0]));
+    return testdata_index_params(sizeof(bad_files) / sizeof(bad_files[0]));
 }
 
 ParameterizedTest(size_t *ix, seeds, refuses_bad_files)
@@ -994,7 +978,7 @@ static const struct {
 
 ParameterizedTestParameters(seeds, refuses_bad_lists)
 {
-    return index_params(sizeof(bad_lists) / sizeof(bad_lists[0]));
+    return testdata_index_params(sizeof(bad_lists) / sizeof(bad_lists[0]));
 }
 
 ParameterizedTest(size_t *ix, seeds, refuses_bad_lists)

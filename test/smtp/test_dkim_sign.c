@@ -25,15 +25,6 @@
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
 
-static char *
-load(const char *rel, size_t *len)
-{
-    char *p = testdata_read(testdata_path(rel), len);
-
-    cr_assert_not_null(p, "cannot read %s", rel);
-    return p;
-}
-
 static void
 buf_sink(void *arg, const void *p, size_t len)
 {
@@ -47,7 +38,7 @@ key_from(const char *rel)
     struct dkim_sign_key *k;
     struct pb_err err;
     size_t len;
-    char *p = load(rel, &len);
+    char *p = testdata_load(rel, &len);
 
     pb_err_clear(&err);
     cr_assert_eq(dkim_sign_key_parse(p, len, rel, &k, &err), 0, "%s: %s", rel,
@@ -63,7 +54,7 @@ key_refused(const char *rel, const char *why)
     struct dkim_sign_key *k = (struct dkim_sign_key *)1;
     struct pb_err err;
     size_t len;
-    char *p = load(rel, &len);
+    char *p = testdata_load(rel, &len);
 
     pb_err_clear(&err);
     cr_assert_eq(dkim_sign_key_parse(p, len, rel, &k, &err), -1, "%s", rel);
@@ -154,7 +145,7 @@ canon_json(void)
 {
     struct canon_case c;
     size_t len;
-    char *p = load("dkim-sign/rfc6376/canonicalization.json", &len);
+    char *p = testdata_load("dkim-sign/rfc6376/canonicalization.json", &len);
     cJSON *j = cJSON_ParseWithLength(p, len);
 
     cr_assert_not_null(j);
@@ -478,8 +469,8 @@ reproduce(const char *rel, const char *keyrel, int sig_index)
     struct pb_err err;
     struct pb_buf out;
     size_t len, flen;
-    char *file = load(rel, &len), *field = file, *end, *rest, *bh_at, *h, *hend,
-         *want_b, *want_bh, *got_b, *got_bh, *c;
+    char *file = testdata_load(rel, &len), *field = file, *end, *rest, *bh_at,
+         *h, *hend, *want_b, *want_bh, *got_b, *got_bh, *c;
     enum dkim_canon hc, bc;
     char canon[32];
     int i;
@@ -561,20 +552,10 @@ static const char *const dkimpy_vectors[] = {
     "ed25519-simple-relaxed",  "ed25519-simple-simple",
 };
 
-static void
-index_params_free(struct criterion_test_params *crp)
-{
-    cr_free(crp->params);
-}
-
 ParameterizedTestParameters(dkim_sign, dkimpy_signature_reproduced)
 {
-    size_t n = sizeof(dkimpy_vectors) / sizeof(dkimpy_vectors[0]), i;
-    size_t *ix = cr_malloc(n * sizeof(*ix));
-
-    for (i = 0; i < n; i++)
-        ix[i] = i;
-    return cr_make_param_array(size_t, ix, n, index_params_free);
+    return testdata_index_params(sizeof(dkimpy_vectors) /
+                                 sizeof(dkimpy_vectors[0]));
 }
 
 ParameterizedTest(size_t *ix, dkim_sign, dkimpy_signature_reproduced)
@@ -599,7 +580,8 @@ Test(dkim_sign, rfc8463_message_both_algorithms)
     struct dkim_sign_params sp[2];
     struct pb_err err;
     size_t len, outlen;
-    char *msg = load("dkim-sign/rfc8463/unsigned.eml", &len), *out, *second;
+    char *msg = testdata_load("dkim-sign/rfc8463/unsigned.eml", &len), *out,
+         *second;
     char *bh;
 
     memset(sp, 0, sizeof(sp));
@@ -835,7 +817,7 @@ sign_refused(const char *m, size_t len, enum pb_code code, const char *why)
 Test(dkim_sign, refuses_message_without_from)
 {
     size_t len;
-    char *m = load("dkim-sign/dkimpy/test_nofrom.message", &len);
+    char *m = testdata_load("dkim-sign/dkimpy/test_nofrom.message", &len);
 
     sign_refused(m, len, PB_E_SYNTAX, "no From header field");
     free(m);
@@ -952,12 +934,7 @@ static const struct param_case bad_params[] = {
 
 ParameterizedTestParameters(dkim_sign, refuses_bad_params)
 {
-    size_t n = sizeof(bad_params) / sizeof(bad_params[0]), i;
-    size_t *ix = cr_malloc(n * sizeof(*ix));
-
-    for (i = 0; i < n; i++)
-        ix[i] = i;
-    return cr_make_param_array(size_t, ix, n, index_params_free);
+    return testdata_index_params(sizeof(bad_params) / sizeof(bad_params[0]));
 }
 
 ParameterizedTest(size_t *ix, dkim_sign, refuses_bad_params)
@@ -1083,7 +1060,7 @@ key_file(const char *rel, mode_t mode)
 {
     char tmpl[] = "/tmp/pb-key-XXXXXX";
     size_t len;
-    char *p = load(rel, &len);
+    char *p = testdata_load(rel, &len);
     int fd = mkstemp(tmpl);
 
     cr_assert_neq(fd, -1);

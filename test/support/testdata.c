@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Fixture loading for the Criterion suites: see testdata.h. */
+/* Fixture loading and shared helpers for the Criterion suites: testdata.h. */
 #include "testdata.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
 
 #include "analyze.h"
 #include "pb_buf.h"
@@ -46,6 +54,96 @@ testdata_read(const char *path, size_t *len)
     }
     fclose(f);
     return pb_buf_take(&b, len);
+}
+
+char *
+testdata_load(const char *rel, size_t *len)
+{
+    char *p = testdata_read(testdata_path(rel), len);
+
+    cr_assert_not_null(p, "cannot read %s", rel);
+    return p;
+}
+
+static void
+index_params_free(struct criterion_test_params *crp)
+{
+    cr_free(crp->params);
+}
+
+struct criterion_test_params
+testdata_index_params(size_t n)
+{
+    size_t *ix = cr_malloc(n * sizeof(*ix)), i;
+
+    for (i = 0; i < n; i++)
+        ix[i] = i;
+    return cr_make_param_array(size_t, ix, n, index_params_free);
+}
+
+char *
+testdata_param_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = cr_malloc(n);
+
+    memcpy(p, s, n);
+    return p;
+}
+
+void
+testdata_tmpdir(char *dir, size_t size, const char *prefix)
+{
+    snprintf(dir, size, "/tmp/%sXXXXXX", prefix);
+    cr_assert_not_null(mkdtemp(dir), "%s: %s", dir, strerror(errno));
+}
+
+void
+testdata_rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[512];
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            testdata_rm_rf(path);
+        else
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+void
+testdata_write_mode(const char *path, const void *p, size_t len, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(write(fd, p, len), (ssize_t)len);
+    cr_assert_eq(fchmod(fd, mode), 0);
+    close(fd);
+}
+
+const struct pb_finding *
+testdata_finding(const struct pb_findings *f, const char *check, const char *id,
+                 enum pb_severity sev)
+{
+    const struct pb_finding *fd = pb_findings_find(f, id, NULL);
+
+    cr_assert_not_null(fd, "no finding %s", id);
+    cr_assert_eq(fd->sev, sev, "%s: severity %s", id,
+                 pb_severity_name(fd->sev));
+    cr_assert_str_eq(fd->check, check);
+    return fd;
 }
 
 struct dns_resolver *
