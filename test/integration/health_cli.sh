@@ -206,9 +206,18 @@ fi
 printf '{"checks": [{"name": "x", "audit": {"domian": "a.test"}}]}' >"$tmp/bad1.cfg"
 printf '{"checks": [{"name": "x", "probe": {"relay": "lab"}}]}' >"$tmp/bad2.cfg"
 printf '{"checks": [\n  {"name": "x"\n' >"$tmp/bad3.cfg"
-run bad1 3 bad1 && grep -q 'bad1.cfg: \$.checks\[0\].audit.domian: unknown key' "$tmp/bad1.out" && ok "unknown key named with its path" || cat "$tmp/bad1.out"
-run bad2 3 bad2 && grep -q 'required' "$tmp/bad2.out" && ok "missing key" || cat "$tmp/bad2.out"
-run bad3 3 bad3 && grep -q 'bad3.cfg:[0-9]*:[0-9]*: not valid JSON' "$tmp/bad3.out" && ok "JSON error with line:col" || cat "$tmp/bad3.out"
+# expect NAME PATTERN WHAT: the run's line matches, else a failure
+expect() {
+    if grep -q "$2" "$tmp/$1.out"; then
+        ok "$3"
+    else
+        bad "$1: expected /$2/"
+        cat "$tmp/$1.out"
+    fi
+}
+run bad1 3 bad1 && expect bad1 'bad1.cfg: \$.checks\[0\].audit.domian: unknown key' "unknown key named with its path"
+run bad2 3 bad2 && expect bad2 '`relay` and `to` are required' "missing key"
+run bad3 3 bad3 && expect bad3 'bad3.cfg:[0-9]*:[0-9]*: not valid JSON' "JSON error with line:col"
 
 # 8. A database that is not one, read-only, or on a full disk: UNKNOWN,
 #    and nothing is re-created over it.
@@ -224,7 +233,7 @@ if mount --bind "$tmp/rosrc" "$tmp/ro" 2>/dev/null && mount -o remount,ro,bind "
     config ro zone-a
     sed -i "s#\"history\": \"$tmp/history.db\"#\"history\": \"$tmp/ro/history.db\", \"lock_wait\": 0#" "$tmp/ro.cfg"
     # the lock lives beside the database: a read-only directory refuses it too
-    run ro 3 ro && ok "read-only database: $(cut -c1-140 "$tmp/ro.out")" || cat "$tmp/ro.out"
+    run ro 3 ro && expect ro 'Read-only file system' "read-only database: $(cut -c1-140 "$tmp/ro.out")"
     umount "$tmp/ro"
 else
     echo "skip: read-only database (cannot bind-mount here)"

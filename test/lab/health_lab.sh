@@ -55,7 +55,12 @@ run() {
 
 config good good.test
 config spf spf-fail.test
-run good 0 && grep -q "^PROBE OK - lab gmail OK" "$tmp/good.out" && ok "good: $(cut -d'|' -f1 "$tmp/good.out")"
+if run good 0 && grep -q "^PROBE OK - lab gmail OK" "$tmp/good.out"; then
+    ok "good: $(cut -d'|' -f1 "$tmp/good.out")"
+else
+    bad "good"
+    cat "$tmp/good.out"
+fi
 # the check keeps its name; its sender is now the spf-fail scenario's
 sed 's/"spf-fail.test dns"/"good.test dns"/' "$tmp/spf.json" >"$tmp/spf2.json"
 if run spf2 2 && grep -q "^PROBE CRITICAL - lab gmail CRITICAL (new: spf)" "$tmp/spf2.out"; then
