@@ -666,12 +666,6 @@ has_collected(const struct collect *c)
     return false;
 }
 
-static bool
-has_correlation(const struct run_verdicts *rv)
-{
-    return rv->has_audit;
-}
-
 /*
  * The mailbox of every readable seed (mb[i].host NULL: send only) and the
  * bounce mailbox (--bounce-mailbox, else the profile's; "none": none).
@@ -684,36 +678,37 @@ mailboxes_load(const struct send_args *a, const struct profile *p,
     const char *spec =
         a->bounce_mailbox ? a->bounce_mailbox : p->bounce_mailbox;
     struct mailbox *mb = pb_xcalloc(seeds->n ? seeds->n : 1, sizeof(*mb));
+    struct imap_profiles *profiles;
+    int rc = 0;
 
     *mbp = mb;
     if (a->wait == 0)
         return 0;
-    for (size_t i = 0; i < seeds->n; i++)
-        if (mailbox_from_seed(&seeds->v[i], seeds->source, NULL, &mb[i], err) <
-            0)
-            return -1;
-    if (spec != NULL && strcmp(spec, "none") != 0) {
+    profiles = imap_profiles_new();
+    for (size_t i = 0; i < seeds->n && rc == 0; i++)
+        if (mailbox_from_seed(&seeds->v[i], seeds->source, NULL, profiles,
+                              &mb[i], err) < 0)
+            rc = -1;
+    if (rc == 0 && spec != NULL && strcmp(spec, "none") != 0) {
         struct seeds one = {0};
         const char *what =
             a->bounce_mailbox ? "--bounce-mailbox" : "bounce_mailbox";
-        int rc;
 
         if (seeds_parse(spec, strlen(spec), what, &one, err) < 0)
-            return -1;
-        if (one.n != 1 || one.v[0].imap_url == NULL) {
-            seeds_release(&one);
-            return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
-                              "%s: give one address with imap= and "
-                              "password_env= or password_file= "
-                              "(a seeds-file line, docs/seeds.md)",
-                              what);
-        }
-        rc = mailbox_from_seed(&one.v[0], what, "bounce mailbox", bounce, err);
+            rc = -1;
+        else if (one.n != 1 || one.v[0].imap_url == NULL)
+            rc = pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
+                            "%s: give one address with imap= and "
+                            "password_env= or password_file= "
+                            "(a seeds-file line, docs/seeds.md)",
+                            what);
+        else if (mailbox_from_seed(&one.v[0], what, "bounce mailbox", profiles,
+                                   bounce, err) < 0)
+            rc = -1;
         seeds_release(&one);
-        if (rc < 0)
-            return -1;
     }
-    return 0;
+    imap_profiles_free(profiles);
+    return rc;
 }
 
 int
@@ -874,7 +869,7 @@ cmd_send_main(int argc, char **argv)
     if (a.json == NULL || strcmp(a.json, "-") != 0) {
         const struct report_style *st = report_style_get(cli_use_color(stdout));
 
-        if (collect_has_work(&col) || has_correlation(&rv))
+        if (collect_has_work(&col) || rv.has_audit)
             report_run_text(stdout, &run, &col, &rv, st, a.with_transcripts);
         else
             report_send_text(stdout, &run, st, a.with_transcripts);

@@ -258,9 +258,61 @@ imap_profile_load(const char *name, struct imap_profile **out,
     return rc;
 }
 
+struct imap_profiles {
+    struct imap_profiles_entry {
+        char *name;
+        struct imap_profile *p; /* NULL: no directory has it */
+    } * v;
+    size_t n;
+};
+
+struct imap_profiles *
+imap_profiles_new(void)
+{
+    return pb_xcalloc(1, sizeof(struct imap_profiles));
+}
+
+void
+imap_profiles_free(struct imap_profiles *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].name);
+        imap_profile_free(c->v[i].p);
+    }
+    free(c->v);
+    free(c);
+}
+
 int
-imap_profile_for_address(const char *address, struct imap_profile **out,
-                         struct pb_err *err)
+imap_profiles_get(struct imap_profiles *c, const char *name,
+                  const struct imap_profile **out, struct pb_err *err)
+{
+    struct imap_profile *p;
+    int rc;
+
+    *out = NULL;
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].name, name) == 0) {
+            *out = c->v[i].p;
+            return *out != NULL ? 0 : 1;
+        }
+    /* a broken file is an error each time it is asked for: not kept */
+    rc = imap_profile_load(name, &p, err);
+    if (rc < 0)
+        return -1;
+    c->v = pb_xreallocarray(c->v, c->n + 1, sizeof(*c->v));
+    c->v[c->n].name = pb_xstrdup(name);
+    c->v[c->n].p = p;
+    c->n++;
+    *out = p;
+    return rc;
+}
+
+int
+imap_profile_for_address(struct imap_profiles *c, const char *address,
+                         const struct imap_profile **out, struct pb_err *err)
 {
     const char *at = strrchr(address, '@');
 
@@ -270,8 +322,8 @@ imap_profile_for_address(const char *address, struct imap_profile **out,
     for (size_t i = 0;
          i < sizeof(imap_profile_shipped) / sizeof(imap_profile_shipped[0]);
          i++) {
-        struct imap_profile *p;
-        int rc = imap_profile_load(imap_profile_shipped[i], &p, err);
+        const struct imap_profile *p;
+        int rc = imap_profiles_get(c, imap_profile_shipped[i], &p, err);
 
         if (rc < 0)
             return -1;
@@ -282,7 +334,6 @@ imap_profile_for_address(const char *address, struct imap_profile **out,
                 *out = p;
                 return 0;
             }
-        imap_profile_free(p);
     }
     return 1;
 }
@@ -324,9 +375,10 @@ mb_url(struct mailbox *m, const char *url)
 
 int
 mailbox_from_seed(const struct seed *s, const char *source, const char *label,
-                  struct mailbox *out, struct pb_err *err)
+                  struct imap_profiles *profiles, struct mailbox *out,
+                  struct pb_err *err)
 {
-    struct imap_profile *ip = NULL;
+    const struct imap_profile *ip = NULL;
     char where[320];
     int rc;
 
@@ -336,9 +388,9 @@ mailbox_from_seed(const struct seed *s, const char *source, const char *label,
     if (s->imap_url == NULL)
         return 1;
     if (s->provider != NULL)
-        rc = imap_profile_load(s->provider, &ip, err);
+        rc = imap_profiles_get(profiles, s->provider, &ip, err);
     else
-        rc = imap_profile_for_address(s->address, &ip, err);
+        rc = imap_profile_for_address(profiles, s->address, &ip, err);
     if (rc < 0)
         return pb_err_prefix(err, where);
 
@@ -365,7 +417,7 @@ mailbox_from_seed(const struct seed *s, const char *source, const char *label,
             out->authserv_ids[out->nauthserv_ids++] =
                 pb_xstrdup(ip->authserv_ids[i]);
     }
-    imap_profile_free(ip);
+
     if (out->host == NULL) {
         mailbox_release(out);
         return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,

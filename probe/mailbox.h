@@ -42,11 +42,25 @@ struct imap_profile {
  */
 int imap_profile_load(const char *name, struct imap_profile **out,
                       struct pb_err *err);
-/* The profile whose "domains" lists the domain of address, among the
- * shipped names; 1 when none. */
-int imap_profile_for_address(const char *address, struct imap_profile **out,
-                             struct pb_err *err);
 void imap_profile_free(struct imap_profile *p);
+
+/*
+ * The IMAP profiles one run has loaded, by name, so that a seeds file of
+ * thousands of seeds reads each profile file once (a name found nowhere
+ * is remembered too).
+ */
+struct imap_profiles;
+struct imap_profiles *imap_profiles_new(void);
+void imap_profiles_free(struct imap_profiles *c);
+
+/* imap_profile_load() through the cache: *out belongs to c. */
+int imap_profiles_get(struct imap_profiles *c, const char *name,
+                      const struct imap_profile **out, struct pb_err *err);
+/* The profile whose "domains" lists the domain of address, among the
+ * shipped names; 1 when none.  *out belongs to c. */
+int imap_profile_for_address(struct imap_profiles *c, const char *address,
+                             const struct imap_profile **out,
+                             struct pb_err *err);
 
 struct mailbox {
     char *label;    /* the seed's address, or "bounce mailbox" */
@@ -78,8 +92,8 @@ struct mailbox {
  * address.
  */
 int mailbox_from_seed(const struct seed *s, const char *source,
-                      const char *label, struct mailbox *out,
-                      struct pb_err *err);
+                      const char *label, struct imap_profiles *profiles,
+                      struct mailbox *out, struct pb_err *err);
 
 /* The parameters imap_open() takes (pointing into m). */
 void mailbox_imap_params(const struct mailbox *m, struct imap_params *p);

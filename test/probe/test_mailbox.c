@@ -62,14 +62,19 @@ Test(mailbox, shipped_profiles_load)
 
 Test(mailbox, profile_by_domain)
 {
-    struct imap_profile *p = NULL;
+    struct imap_profiles *c = imap_profiles_new();
+    const struct imap_profile *p = NULL, *again = NULL;
     struct pb_err err;
 
-    cr_assert_eq(imap_profile_for_address("x@GoogleMail.com", &p, &err), 0);
+    cr_assert_eq(imap_profile_for_address(c, "x@GoogleMail.com", &p, &err), 0);
     cr_assert_str_eq(p->name, "gmail");
-    imap_profile_free(p);
-    cr_assert_eq(imap_profile_for_address("x@example.org", &p, &err), 1);
+    /* loaded once: the same profile comes back */
+    cr_assert_eq(imap_profiles_get(c, "gmail", &again, &err), 0);
+    cr_assert_eq(again, p);
+    cr_assert_eq(imap_profile_for_address(c, "x@example.org", &p, &err), 1);
     cr_assert_null(p);
+    cr_assert_eq(imap_profiles_get(c, "nosuchprovider", &p, &err), 1);
+    imap_profiles_free(c);
 }
 
 Test(mailbox, bad_profiles_are_refused)
@@ -108,6 +113,7 @@ Test(mailbox, seed_over_profile)
     char path[128], line[512];
     struct seeds s = {0};
     struct mailbox m;
+    struct imap_profiles *c = imap_profiles_new();
     struct pb_err err;
 
     snprintf(path, sizeof(path), "%s/pass", dir);
@@ -121,8 +127,8 @@ Test(mailbox, seed_over_profile)
     cr_assert_eq(seeds_parse(line, strlen(line), "seeds", &s, &err), 0, "%s",
                  err.msg);
 
-    cr_assert_eq(mailbox_from_seed(&s.v[0], "seeds", NULL, &m, &err), 0, "%s",
-                 err.msg);
+    cr_assert_eq(mailbox_from_seed(&s.v[0], "seeds", NULL, c, &m, &err), 0,
+                 "%s", err.msg);
     cr_assert_str_eq(m.host, "imap.gmail.com");
     cr_assert_eq(m.port, 993);
     cr_assert_eq(m.tls, IMAP_TLS_IMPLICIT);
@@ -134,7 +140,7 @@ Test(mailbox, seed_over_profile)
     cr_assert_str_eq(secret_data(m.secret, NULL), "s3cret");
     mailbox_release(&m);
 
-    cr_assert_eq(mailbox_from_seed(&s.v[1], "seeds", NULL, &m, &err), 0);
+    cr_assert_eq(mailbox_from_seed(&s.v[1], "seeds", NULL, c, &m, &err), 0);
     cr_assert_eq(m.tls, IMAP_TLS_STARTTLS);
     cr_assert_eq(m.port, 1143);
     cr_assert_str_eq(m.junk, "Spam");
@@ -142,13 +148,14 @@ Test(mailbox, seed_over_profile)
     cr_assert_str_eq(m.authserv_ids[0], "mx.example.org");
     mailbox_release(&m);
 
-    cr_assert_eq(mailbox_from_seed(&s.v[2], "seeds", NULL, &m, &err), 1);
+    cr_assert_eq(mailbox_from_seed(&s.v[2], "seeds", NULL, c, &m, &err), 1);
 
     /* a password file others may read is refused, naming the seed */
     chmod(path, 0644);
-    cr_assert_eq(mailbox_from_seed(&s.v[0], "seeds", NULL, &m, &err), -1);
+    cr_assert_eq(mailbox_from_seed(&s.v[0], "seeds", NULL, c, &m, &err), -1);
     cr_assert_not_null(strstr(err.msg, "seeds:1"), "%s", err.msg);
     seeds_release(&s);
+    imap_profiles_free(c);
 }
 
 Test(mailbox, received_ip)
@@ -190,23 +197,25 @@ Test(mailbox, auth_attribute)
                               "password_env=T auth=cram-md5\n";
     struct seeds s = {0};
     struct mailbox m;
+    struct imap_profiles *c = imap_profiles_new();
     struct pb_err err;
 
     setenv("TEST_MAILBOX_TOKEN", "ya29.token", 1);
     cr_assert_eq(seeds_parse(line, strlen(line), "seeds", &s, &err), 0, "%s",
                  err.msg);
-    cr_assert_eq(mailbox_from_seed(&s.v[0], "seeds", NULL, &m, &err), 0);
+    cr_assert_eq(mailbox_from_seed(&s.v[0], "seeds", NULL, c, &m, &err), 0);
     cr_assert_eq(m.auth, IMAP_AUTH_XOAUTH2);
     /* Exchange Online writes no authserv-id: the profile trusts "" */
     cr_assert_eq(m.nauthserv_ids, 1);
     cr_assert_str_eq(m.authserv_ids[0], "");
     cr_assert_str_eq(m.junk_names[0], "Junk Email");
     mailbox_release(&m);
-    cr_assert_eq(mailbox_from_seed(&s.v[1], "seeds", NULL, &m, &err), 0);
+    cr_assert_eq(mailbox_from_seed(&s.v[1], "seeds", NULL, c, &m, &err), 0);
     cr_assert_eq(m.auth, IMAP_AUTH_LOGIN);
     mailbox_release(&m);
     seeds_release(&s);
     cr_assert_eq(seeds_parse(bad, strlen(bad), "seeds", &s, &err), -1);
     cr_assert_not_null(strstr(err.msg, "`auth` must be"), "%s", err.msg);
     unsetenv("TEST_MAILBOX_TOKEN");
+    imap_profiles_free(c);
 }
