@@ -863,11 +863,8 @@ finding_add(struct hc_result *r, const char *key, int sev, const char *summary)
                 h->findings[i].severity = sev;
             return;
         }
-    if (h->nfindings == r->cap_f) {
-        r->cap_f = r->cap_f ? r->cap_f * 2 : 8;
-        h->findings =
-            pb_xreallocarray(h->findings, r->cap_f, sizeof(*h->findings));
-    }
+    h->findings =
+        pb_xgrow(h->findings, h->nfindings, &r->cap_f, 8, sizeof(*h->findings));
     h->findings[h->nfindings].key = pb_xstrdup(key);
     h->findings[h->nfindings].severity = sev;
     h->findings[h->nfindings].summary = pb_xstrdup(summary);
@@ -879,10 +876,7 @@ fact_add(struct hc_result *r, const char *key, const char *value)
 {
     struct history_check *h = &r->hc;
 
-    if (h->nfacts == r->cap_x) {
-        r->cap_x = r->cap_x ? r->cap_x * 2 : 8;
-        h->facts = pb_xreallocarray(h->facts, r->cap_x, sizeof(*h->facts));
-    }
+    h->facts = pb_xgrow(h->facts, h->nfacts, &r->cap_x, 8, sizeof(*h->facts));
     h->facts[h->nfacts].key = pb_xstrdup(key);
     h->facts[h->nfacts].value = pb_xstrdup(value);
     h->nfacts++;

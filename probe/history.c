@@ -893,11 +893,8 @@ hist_load_children(struct history *h, int64_t id, struct history_check *c,
         struct history_finding *f;
         int64_t sev;
 
-        if (c->nfindings == cap) {
-            cap = cap == 0 ? 4 : 2 * cap;
-            c->findings =
-                pb_xreallocarray(c->findings, cap, sizeof(*c->findings));
-        }
+        c->findings =
+            pb_xgrow(c->findings, c->nfindings, &cap, 4, sizeof(*c->findings));
         f = &c->findings[c->nfindings++];
         f->key = hist_col_str(st, 0);
         sev = sqlite3_column_int64(st, 1);
@@ -915,10 +912,7 @@ hist_load_children(struct history *h, int64_t id, struct history_check *c,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct history_fact *x;
 
-        if (c->nfacts == cap) {
-            cap = cap == 0 ? 4 : 2 * cap;
-            c->facts = pb_xreallocarray(c->facts, cap, sizeof(*c->facts));
-        }
+        c->facts = pb_xgrow(c->facts, c->nfacts, &cap, 4, sizeof(*c->facts));
         x = &c->facts[c->nfacts++];
         x->key = hist_col_str(st, 0);
         x->value = hist_col_str(st, 1);
@@ -997,10 +991,7 @@ history_pending_alerts(struct history *h, size_t max,
         struct history_alert *a;
         int64_t attempts;
 
-        if (nv == cap) {
-            cap = cap == 0 ? 8 : 2 * cap;
-            v = pb_xreallocarray(v, cap, sizeof(*v));
-        }
+        v = pb_xgrow(v, nv, &cap, 8, sizeof(*v));
         a = &v[nv++];
         memset(a, 0, sizeof(*a));
         a->id = sqlite3_column_int64(st, 0);
@@ -1132,10 +1123,7 @@ history_runs(struct history *h, const char *check, const char *since,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct history_run *r;
 
-        if (nv == cap) {
-            cap = cap == 0 ? 8 : 2 * cap;
-            v = pb_xreallocarray(v, cap, sizeof(*v));
-        }
+        v = pb_xgrow(v, nv, &cap, 8, sizeof(*v));
         r = &v[nv++];
         memset(r, 0, sizeof(*r));
         r->id = sqlite3_column_int64(st, 0);

@@ -52,6 +52,17 @@ pb_xreallocarray(void *p, size_t nmemb, size_t size)
     return pb_xrealloc(p, nmemb * size);
 }
 
+void *
+pb_xgrow(void *p, size_t n, size_t *cap, size_t first, size_t size)
+{
+    if (n < *cap)
+        return p;
+    if (*cap > SIZE_MAX / 2)
+        oom(SIZE_MAX);
+    *cap = *cap == 0 ? first : 2 * *cap;
+    return pb_xreallocarray(p, *cap, size);
+}
+
 char *
 pb_xstrdup(const char *s)
 {
