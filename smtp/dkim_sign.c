@@ -5,6 +5,10 @@
  * relaxed canonicalization, a default h= list that oversigns From and the
  * other fields a forger would add, t= always and l= never.  Keys are parsed
  * once with OpenSSL and reused.  No x=, z= or ARC.
+ *
+ * Ed25519 signs with libsodium: 2.3 times as fast as OpenSSL 3.0 here
+ * (docs/PERFORMANCE.md), and the same bytes, since Ed25519 signatures are
+ * deterministic (RFC 8032 §5.1.6); test_dkim_sign checks both agree.
  */
 #include "smtp.h"
 
@@ -23,6 +27,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <sodium.h>
 
 #include "pb_buf.h"
 #include "pb_ctype.h"
@@ -44,9 +49,9 @@ struct dkim_sign_key {
     int bits;
     EVP_MD *sha256;        /* fetched once: fetching is slow in OpenSSL 3 */
     EVP_MD_CTX *md;        /* scratch digest context */
-    EVP_MD_CTX *ed;        /* Ed25519: the one-shot signing context */
-    EVP_MD_CTX *ed_init;   /* Ed25519: ed as EVP_DigestSignInit() left it */
     EVP_PKEY_CTX *rsa_ctx; /* RSA: set up for PKCS#1 v1.5 with SHA-256 */
+    /* Ed25519: libsodium's secret key, the seed then the public key */
+    unsigned char ed_sk[crypto_sign_ed25519_SECRETKEYBYTES];
 };
 
 /* ------------------------------------------------------------------ */
@@ -178,15 +183,23 @@ key_setup(struct dkim_sign_key *k, const char *name, struct pb_err *err)
     }
     k->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     k->md = EVP_MD_CTX_new();
-    k->ed = EVP_MD_CTX_new();
-    if (k->sha256 == NULL || k->md == NULL || k->ed == NULL)
+    if (k->sha256 == NULL || k->md == NULL)
         return ossl_fail(err, PB_E_INTERNAL, "cannot set up SHA-256 for key",
                          name);
     if (k->alg == DKIM_SIGN_ED25519_SHA256) {
-        /* copied for each signature: cheaper than a new init */
-        k->ed_init = EVP_MD_CTX_new();
-        if (k->ed_init == NULL ||
-            EVP_DigestSignInit(k->ed_init, NULL, NULL, NULL, k->pkey) != 1)
+        unsigned char seed[crypto_sign_ed25519_SEEDBYTES],
+            pk[crypto_sign_ed25519_PUBLICKEYBYTES];
+        size_t slen = sizeof(seed);
+        int bad;
+
+        if (sodium_init() < 0)
+            return pb_err_set(err, PB_STAGE_CONFIG, PB_E_INTERNAL,
+                              "libsodium cannot start (no entropy source?)");
+        bad = EVP_PKEY_get_raw_private_key(k->pkey, seed, &slen) != 1 ||
+              slen != sizeof(seed) ||
+              crypto_sign_ed25519_seed_keypair(pk, k->ed_sk, seed) != 0;
+        sodium_memzero(seed, sizeof(seed));
+        if (bad)
             return ossl_fail(err, PB_E_SYNTAX, "cannot sign with Ed25519 key",
                              name);
     }
@@ -356,9 +369,8 @@ dkim_sign_key_free(struct dkim_sign_key *key)
     if (key == NULL)
         return;
     EVP_PKEY_CTX_free(key->rsa_ctx);
-    EVP_MD_CTX_free(key->ed_init);
-    EVP_MD_CTX_free(key->ed);
     EVP_MD_CTX_free(key->md);
+    OPENSSL_cleanse(key->ed_sk, sizeof(key->ed_sk));
     EVP_MD_free(key->sha256);
     EVP_PKEY_free(key->pkey); /* OpenSSL clears the private parts */
     free(key);
@@ -747,12 +759,16 @@ dkim_sign_field(const struct dkim_sign_key *key,
             goto out;
         }
     } else {
+        unsigned long long slen;
+
         /* RFC 8463 §3: PureEdDSA over the SHA-256 hash */
-        if (EVP_MD_CTX_copy_ex(key->ed, key->ed_init) != 1 ||
-            EVP_DigestSign(key->ed, sig, &siglen, hash, hlen) != 1) {
-            ossl_fail(err, PB_E_INTERNAL, "Ed25519 signing failed", NULL);
+        if (crypto_sign_ed25519_detached(sig, &slen, hash, hlen, key->ed_sk) !=
+            0) {
+            pb_err_set(err, PB_STAGE_CONFIG, PB_E_INTERNAL,
+                       "Ed25519 signing failed");
             goto out;
         }
+        siglen = (size_t)slen;
     }
     b64(sig, siglen, bsig);
 
