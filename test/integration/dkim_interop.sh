@@ -218,6 +218,46 @@ if "$probe" sign --key "$tmp/keys/rsa.pem" --selector rsa --domain "$d" \
 else
     bad "--out-dir: $(head -c 300 "$tmp/err")"
 fi
+# New names are written without a name and linked in (O_TMPFILE); names
+# already there are replaced through a temporary name and a rename.  Both
+# leave the same verified files and no temporary file behind, also where
+# the file system or kernel refuses O_TMPFILE or linking by descriptor.
+outdir_same() { # WHAT DIR [ENV...]: DIR matches $tmp/outdir, nothing else in it
+    local what=$1 dir=$2 f
+    shift 2
+    mkdir -p "$dir"
+    if ! env "$@" "$probe" sign --key "$tmp/keys/rsa.pem" --selector rsa --domain "$d" \
+        --out-dir "$dir" "$data"/messages/*.eml 2>"$tmp/err"; then
+        bad "$what: $(head -c 300 "$tmp/err")"
+        return
+    fi
+    for f in "$tmp"/outdir/*.eml; do
+        # t= differs when a second passed between the runs: compare the rest
+        if ! cmp -s <(sed 's/t=[0-9]*;//; /^ b=/,/^[^ ]/d' "$f") \
+            <(sed 's/t=[0-9]*;//; /^ b=/,/^[^ ]/d' "$dir/${f##*/}"); then
+            bad "$what: ${f##*/} differs"
+            return
+        fi
+    done
+    if [[ -n $(find "$dir" -name '.*' -type f) ]]; then
+        bad "$what: temporary files left: $(ls -A "$dir" | head -c 200)"
+    elif ! verify_dkimpy 1 "$dir"/*.eml; then
+        bad "$what: not verified"
+    else
+        ok
+    fi
+}
+outdir_same "--out-dir again, over its own files" "$tmp/outdir"
+rm -f "$tmp/outdir2/lf-only.eml" 2>/dev/null
+outdir_same "--out-dir, some names new" "$tmp/outdir2"
+outdir_same "--out-dir, some names new (2)" "$tmp/outdir2"
+if cc -shared -fPIC -o "$tmp/fs_refuse.so" "$here/../support/fs_refuse.c" -ldl 2>"$tmp/err"; then
+    pre=(LD_PRELOAD="$tmp/fs_refuse.so" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+    outdir_same "--out-dir without O_TMPFILE" "$tmp/outdir-notmp" "${pre[@]}" FS_REFUSE=tmpfile
+    outdir_same "--out-dir without linkat by descriptor" "$tmp/outdir-nolink" "${pre[@]}" FS_REFUSE=link
+else
+    bad "cannot build fs_refuse.so: $(head -c 300 "$tmp/err")"
+fi
 # a single FILE argument signs to standard output
 if "$probe" sign --key "$tmp/keys/ed.pem" --selector ed --domain "$d" \
     "$data/messages/lf-only.eml" >"$tmp/file.eml" 2>"$tmp/err" && verify_dkimpy 1 "$tmp/file.eml"; then
