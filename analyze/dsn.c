@@ -28,8 +28,15 @@
 #include "dsn_int.h"
 #include "pb_buf.h"
 #include "pb_ctype.h"
+#include "pb_lazy.h"
 #include "pb_limits.h"
 #include "pb_xalloc.h"
+
+/* libetpan, loaded on first use (pb_lazy.h): only for RFC 2047 words */
+#define ETPAN_FUNCS(X) X(mailmime_encoded_phrase_parse)
+PB_LAZY_TABLE(etpan, PB_SONAME_ETPAN, ETPAN_FUNCS)
+#define mailmime_encoded_phrase_parse(...) \
+    (etpan()->mailmime_encoded_phrase_parse(__VA_ARGS__))
 
 const char *
 dsn_kind_name(enum dsn_kind k)

@@ -39,8 +39,150 @@
 
 #include "pb_clock.h"
 #include "pb_buf.h"
+#include "pb_lazy.h"
 #include "pb_log.h"
 #include "pb_xalloc.h"
+
+/*
+ * libetpan, loaded on first use (pb_lazy.h).  The macros are function-like:
+ * the stream driver's members of the same names stay as they are.
+ */
+#define ETPAN_FUNCS(X)                                  \
+    X(mailimap_capability)                              \
+    X(mailimap_capability_data_free)                    \
+    X(mailimap_connect)                                 \
+    X(mailimap_examine)                                 \
+    X(mailimap_expunge)                                 \
+    X(mailimap_fetch_att_free)                          \
+    X(mailimap_fetch_att_new_body_peek_section)         \
+    X(mailimap_fetch_att_new_body_peek_section_partial) \
+    X(mailimap_fetch_att_new_internaldate)              \
+    X(mailimap_fetch_att_new_uid)                       \
+    X(mailimap_fetch_list_free)                         \
+    X(mailimap_fetch_type_free)                         \
+    X(mailimap_fetch_type_new_fetch_att_list_add)       \
+    X(mailimap_fetch_type_new_fetch_att_list_empty)     \
+    X(mailimap_flag_free)                               \
+    X(mailimap_flag_list_add)                           \
+    X(mailimap_flag_list_free)                          \
+    X(mailimap_flag_list_new_empty)                     \
+    X(mailimap_flag_new_deleted)                        \
+    X(mailimap_free)                                    \
+    X(mailimap_idle)                                    \
+    X(mailimap_idle_done)                               \
+    X(mailimap_list)                                    \
+    X(mailimap_list_result_free)                        \
+    X(mailimap_login)                                   \
+    X(mailimap_logout)                                  \
+    X(mailimap_new)                                     \
+    X(mailimap_noop)                                    \
+    X(mailimap_parse_response)                          \
+    X(mailimap_read_line)                               \
+    X(mailimap_response_free)                           \
+    X(mailimap_section_free)                            \
+    X(mailimap_section_new)                             \
+    X(mailimap_section_new_header)                      \
+    X(mailimap_select)                                  \
+    X(mailimap_send_current_tag)                        \
+    X(mailimap_set_add_interval)                        \
+    X(mailimap_set_free)                                \
+    X(mailimap_set_new_empty)                           \
+    X(mailimap_set_new_single)                          \
+    X(mailimap_starttls)                                \
+    X(mailimap_store_att_flags_free)                    \
+    X(mailimap_store_att_flags_new_add_flags_silent)    \
+    X(mailimap_uid_expunge)                             \
+    X(mailimap_uid_fetch)                               \
+    X(mailimap_uid_store)                               \
+    X(mailstream_close)                                 \
+    X(mailstream_flush)                                 \
+    X(mailstream_get_low)                               \
+    X(mailstream_low_free)                              \
+    X(mailstream_low_new)                               \
+    X(mailstream_new)                                   \
+    X(mailstream_read)                                  \
+    X(mailstream_set_low)                               \
+    X(mailstream_write)
+PB_LAZY_TABLE(etpan, PB_SONAME_ETPAN, ETPAN_FUNCS)
+#define mailimap_capability(...) (etpan()->mailimap_capability(__VA_ARGS__))
+#define mailimap_capability_data_free(...) \
+    (etpan()->mailimap_capability_data_free(__VA_ARGS__))
+#define mailimap_connect(...) (etpan()->mailimap_connect(__VA_ARGS__))
+#define mailimap_examine(...) (etpan()->mailimap_examine(__VA_ARGS__))
+#define mailimap_expunge(...) (etpan()->mailimap_expunge(__VA_ARGS__))
+#define mailimap_fetch_att_free(...) \
+    (etpan()->mailimap_fetch_att_free(__VA_ARGS__))
+#define mailimap_fetch_att_new_body_peek_section(...) \
+    (etpan()->mailimap_fetch_att_new_body_peek_section(__VA_ARGS__))
+#define mailimap_fetch_att_new_body_peek_section_partial(...) \
+    (etpan()->mailimap_fetch_att_new_body_peek_section_partial(__VA_ARGS__))
+#define mailimap_fetch_att_new_internaldate(...) \
+    (etpan()->mailimap_fetch_att_new_internaldate(__VA_ARGS__))
+#define mailimap_fetch_att_new_uid(...) \
+    (etpan()->mailimap_fetch_att_new_uid(__VA_ARGS__))
+#define mailimap_fetch_list_free(...) \
+    (etpan()->mailimap_fetch_list_free(__VA_ARGS__))
+#define mailimap_fetch_type_free(...) \
+    (etpan()->mailimap_fetch_type_free(__VA_ARGS__))
+#define mailimap_fetch_type_new_fetch_att_list_add(...) \
+    (etpan()->mailimap_fetch_type_new_fetch_att_list_add(__VA_ARGS__))
+#define mailimap_fetch_type_new_fetch_att_list_empty(...) \
+    (etpan()->mailimap_fetch_type_new_fetch_att_list_empty(__VA_ARGS__))
+#define mailimap_flag_free(...) (etpan()->mailimap_flag_free(__VA_ARGS__))
+#define mailimap_flag_list_add(...) \
+    (etpan()->mailimap_flag_list_add(__VA_ARGS__))
+#define mailimap_flag_list_free(...) \
+    (etpan()->mailimap_flag_list_free(__VA_ARGS__))
+#define mailimap_flag_list_new_empty(...) \
+    (etpan()->mailimap_flag_list_new_empty(__VA_ARGS__))
+#define mailimap_flag_new_deleted(...) \
+    (etpan()->mailimap_flag_new_deleted(__VA_ARGS__))
+#define mailimap_free(...)      (etpan()->mailimap_free(__VA_ARGS__))
+#define mailimap_idle(...)      (etpan()->mailimap_idle(__VA_ARGS__))
+#define mailimap_idle_done(...) (etpan()->mailimap_idle_done(__VA_ARGS__))
+#define mailimap_list(...)      (etpan()->mailimap_list(__VA_ARGS__))
+#define mailimap_list_result_free(...) \
+    (etpan()->mailimap_list_result_free(__VA_ARGS__))
+#define mailimap_login(...)  (etpan()->mailimap_login(__VA_ARGS__))
+#define mailimap_logout(...) (etpan()->mailimap_logout(__VA_ARGS__))
+#define mailimap_new(...)    (etpan()->mailimap_new(__VA_ARGS__))
+#define mailimap_noop(...)   (etpan()->mailimap_noop(__VA_ARGS__))
+#define mailimap_parse_response(...) \
+    (etpan()->mailimap_parse_response(__VA_ARGS__))
+#define mailimap_read_line(...) (etpan()->mailimap_read_line(__VA_ARGS__))
+#define mailimap_response_free(...) \
+    (etpan()->mailimap_response_free(__VA_ARGS__))
+#define mailimap_section_free(...) (etpan()->mailimap_section_free(__VA_ARGS__))
+#define mailimap_section_new(...)  (etpan()->mailimap_section_new(__VA_ARGS__))
+#define mailimap_section_new_header(...) \
+    (etpan()->mailimap_section_new_header(__VA_ARGS__))
+#define mailimap_select(...) (etpan()->mailimap_select(__VA_ARGS__))
+#define mailimap_send_current_tag(...) \
+    (etpan()->mailimap_send_current_tag(__VA_ARGS__))
+#define mailimap_set_add_interval(...) \
+    (etpan()->mailimap_set_add_interval(__VA_ARGS__))
+#define mailimap_set_free(...) (etpan()->mailimap_set_free(__VA_ARGS__))
+#define mailimap_set_new_empty(...) \
+    (etpan()->mailimap_set_new_empty(__VA_ARGS__))
+#define mailimap_set_new_single(...) \
+    (etpan()->mailimap_set_new_single(__VA_ARGS__))
+#define mailimap_starttls(...) (etpan()->mailimap_starttls(__VA_ARGS__))
+#define mailimap_store_att_flags_free(...) \
+    (etpan()->mailimap_store_att_flags_free(__VA_ARGS__))
+#define mailimap_store_att_flags_new_add_flags_silent(...) \
+    (etpan()->mailimap_store_att_flags_new_add_flags_silent(__VA_ARGS__))
+#define mailimap_uid_expunge(...) (etpan()->mailimap_uid_expunge(__VA_ARGS__))
+#define mailimap_uid_fetch(...)   (etpan()->mailimap_uid_fetch(__VA_ARGS__))
+#define mailimap_uid_store(...)   (etpan()->mailimap_uid_store(__VA_ARGS__))
+#define mailstream_close(...)     (etpan()->mailstream_close(__VA_ARGS__))
+#define mailstream_flush(...)     (etpan()->mailstream_flush(__VA_ARGS__))
+#define mailstream_get_low(...)   (etpan()->mailstream_get_low(__VA_ARGS__))
+#define mailstream_low_free(...)  (etpan()->mailstream_low_free(__VA_ARGS__))
+#define mailstream_low_new(...)   (etpan()->mailstream_low_new(__VA_ARGS__))
+#define mailstream_new(...)       (etpan()->mailstream_new(__VA_ARGS__))
+#define mailstream_read(...)      (etpan()->mailstream_read(__VA_ARGS__))
+#define mailstream_set_low(...)   (etpan()->mailstream_set_low(__VA_ARGS__))
+#define mailstream_write(...)     (etpan()->mailstream_write(__VA_ARGS__))
 
 #define DEFAULT_CONNECT_MS 15000
 #define DEFAULT_COMMAND_MS 30000
@@ -157,7 +299,8 @@ now_ms(void)
  * after the "(") ends in clist_foreach(NULL, ...), a crash.  Its
  * calls go through the PLT, so these definitions, the same code with a
  * NULL check, take the library's place in the whole process (as a
- * program's malloc would).
+ * program's malloc would).  libetpan is loaded with dlopen() (pb_lazy.h),
+ * so the executable exports them by name (pb_probe's link options).
  */
 void
 clist_foreach(clist *lst, clist_func func, void *data)

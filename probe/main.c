@@ -16,6 +16,13 @@
 
 #include "cli.h"
 #include "cmd.h"
+#include "pb_lazy.h"
+
+/* libetpan, loaded for --version only (pb_lazy.h) */
+#define ETPAN_FUNCS(X)            \
+    X(libetpan_get_version_major) \
+    X(libetpan_get_version_minor)
+PB_LAZY_TABLE(etpan, PB_SONAME_ETPAN, ETPAN_FUNCS)
 
 static const char usage[] =
     "Usage: probe COMMAND [OPTIONS]\n"
@@ -60,8 +67,8 @@ version(void)
            "cJSON %s\n",
            cv->version, cv->ssl_version ? cv->ssl_version : "no TLS",
            OpenSSL_version(OPENSSL_VERSION), ares_version(NULL),
-           libetpan_get_version_major(), libetpan_get_version_minor(),
-           cJSON_Version());
+           etpan()->libetpan_get_version_major(),
+           etpan()->libetpan_get_version_minor(), cJSON_Version());
 }
 
 int

@@ -9,6 +9,45 @@
 #include <gnutls/x509.h>
 
 #include "pb_buf.h"
+#include "pb_lazy.h"
+
+/* GnuTLS, loaded on first use (pb_lazy.h): libcurl brought it already */
+#define GNUTLS_FUNCS(X)                    \
+    X(gnutls_certificate_get_peers)        \
+    X(gnutls_free)                         \
+    X(gnutls_protocol_get_name)            \
+    X(gnutls_protocol_get_version)         \
+    X(gnutls_session_get_desc)             \
+    X(gnutls_x509_crt_deinit)              \
+    X(gnutls_x509_crt_get_dn3)             \
+    X(gnutls_x509_crt_get_expiration_time) \
+    X(gnutls_x509_crt_get_issuer_dn3)      \
+    X(gnutls_x509_crt_import)              \
+    X(gnutls_x509_crt_init)
+PB_LAZY_TABLE(gtls, PB_SONAME_GNUTLS, GNUTLS_FUNCS)
+#define gnutls_certificate_get_peers(...) \
+    (gtls()->gnutls_certificate_get_peers(__VA_ARGS__))
+/* gnutls_free is a variable holding the function: the table has its
+ * address.  As gnutls.h's own macro, it clears the pointer it frees. */
+#undef gnutls_free
+#define gnutls_free(a) ((*gtls()->gnutls_free)((void *)(a)), (a) = NULL)
+#define gnutls_protocol_get_name(...) \
+    (gtls()->gnutls_protocol_get_name(__VA_ARGS__))
+#define gnutls_protocol_get_version(...) \
+    (gtls()->gnutls_protocol_get_version(__VA_ARGS__))
+#define gnutls_session_get_desc(...) \
+    (gtls()->gnutls_session_get_desc(__VA_ARGS__))
+#define gnutls_x509_crt_deinit(...) \
+    (gtls()->gnutls_x509_crt_deinit(__VA_ARGS__))
+#define gnutls_x509_crt_get_dn3(...) \
+    (gtls()->gnutls_x509_crt_get_dn3(__VA_ARGS__))
+#define gnutls_x509_crt_get_expiration_time(...) \
+    (gtls()->gnutls_x509_crt_get_expiration_time(__VA_ARGS__))
+#define gnutls_x509_crt_get_issuer_dn3(...) \
+    (gtls()->gnutls_x509_crt_get_issuer_dn3(__VA_ARGS__))
+#define gnutls_x509_crt_import(...) \
+    (gtls()->gnutls_x509_crt_import(__VA_ARGS__))
+#define gnutls_x509_crt_init(...) (gtls()->gnutls_x509_crt_init(__VA_ARGS__))
 
 static void
 put_escaped(char *dst, size_t size, const void *p, size_t len)
