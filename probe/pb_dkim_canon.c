@@ -307,24 +307,6 @@ fail:
     return -1;
 }
 
-bool
-pb_dkim_canon_field_is(const struct pb_dkim_canon_msg *m,
-                       const struct pb_dkim_canon_field *f, const char *name,
-                       size_t name_len)
-{
-    const char *p = m->p + f->off;
-    size_t i;
-
-    if (f->name_len != name_len)
-        return false;
-    for (i = 0; i < name_len; i++) {
-        if (ascii_lower((unsigned char)p[i]) !=
-            ascii_lower((unsigned char)name[i]))
-            return false;
-    }
-    return true;
-}
-
 /*
  * Eight bytes at a time, for squeeze(): has_byte() is non-zero when the
  * word x holds the byte b (it may also flag a byte above a real match,
