@@ -258,6 +258,23 @@ if cc -shared -fPIC -o "$tmp/fs_refuse.so" "$here/../support/fs_refuse.c" -ldl 2
 else
     bad "cannot build fs_refuse.so: $(head -c 300 "$tmp/err")"
 fi
+# Signing loads neither libcurl, GnuTLS nor libetpan (opened on first use,
+# probe/pb_lazy.h: they and their 25 dependencies made every start slow);
+# --version, which names their versions, does load them.
+lazy_inits() { # ARGS...: the lazily opened libraries the run initialized
+    LD_DEBUG=libs "$probe" "$@" 2>&1 >/dev/null </dev/null |
+        grep -oE 'calling init: .*(libcurl|libetpan|libgnutls)[^ ]*' | sort -u
+}
+signed_inits=$(lazy_inits sign --key "$tmp/keys/ed.pem" --selector ed --domain "$d" \
+    "$data/messages/lf-only.eml")
+version_inits=$(lazy_inits --version)
+if [[ -n $signed_inits ]]; then
+    bad "probe sign loaded: $signed_inits"
+elif [[ $(grep -c . <<<"$version_inits") -ne 3 ]]; then
+    bad "probe --version did not load libcurl, GnuTLS and libetpan: $version_inits"
+else
+    ok
+fi
 # a single FILE argument signs to standard output
 if "$probe" sign --key "$tmp/keys/ed.pem" --selector ed --domain "$d" \
     "$data/messages/lf-only.eml" >"$tmp/file.eml" 2>"$tmp/err" && verify_dkimpy 1 "$tmp/file.eml"; then
