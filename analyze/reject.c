@@ -663,6 +663,30 @@ rx_alloc(struct rx_arena *a, size_t n)
     return p;
 }
 
+/*
+ * The array v of n elements of size bytes, with room for one more: when
+ * n has reached *cap, a block twice as large (first for the first) with
+ * the n copied (the arena frees nothing).  NULL when the arena is full.
+ */
+static void *
+rx_grow(struct rx_arena *a, void *v, size_t n, size_t *cap, size_t first,
+        size_t size)
+{
+    void *nv;
+    size_t c;
+
+    if (n < *cap)
+        return v;
+    c = *cap == 0 ? first : 2 * *cap;
+    nv = rx_alloc(a, c * size);
+    if (nv == NULL)
+        return NULL;
+    if (n > 0)
+        memcpy(nv, v, n * size);
+    *cap = c;
+    return nv;
+}
+
 static void
 rx_arena_release(struct rx_arena *a)
 {
@@ -798,19 +822,12 @@ static bool rx_alts(struct rx_arena *a, const char *pat, size_t *i,
 static struct rx_node *
 rx_node_add(struct rx_arena *a, struct rx_seq *seq)
 {
-    struct rx_node *nd;
+    struct rx_node *nd,
+        *v = rx_grow(a, seq->v, seq->n, &seq->cap, 8, sizeof(*seq->v));
 
-    if (seq->n == seq->cap) {
-        size_t cap = seq->cap == 0 ? 8 : 2 * seq->cap;
-        struct rx_node *v = rx_alloc(a, cap * sizeof(*v));
-
-        if (v == NULL)
-            return NULL;
-        if (seq->n > 0)
-            memcpy(v, seq->v, seq->n * sizeof(*v));
-        seq->v = v;
-        seq->cap = cap;
-    }
+    if (v == NULL)
+        return NULL;
+    seq->v = v;
     nd = &seq->v[seq->n++];
     memset(nd, 0, sizeof(*nd));
     nd->type = RX_CHAR;
@@ -893,17 +910,12 @@ rx_alts(struct rx_arena *a, const char *pat, size_t *i, size_t depth,
     group->alts = NULL;
     group->nalts = 0;
     for (;;) {
-        if (group->nalts == cap) {
-            struct rx_seq *v;
+        struct rx_seq *v = rx_grow(a, group->alts, group->nalts, &cap, 4,
+                                   sizeof(*group->alts));
 
-            cap = cap == 0 ? 4 : 2 * cap;
-            v = rx_alloc(a, cap * sizeof(*v));
-            if (v == NULL)
-                return false;
-            if (group->nalts > 0)
-                memcpy(v, group->alts, group->nalts * sizeof(*v));
-            group->alts = v;
-        }
+        if (v == NULL)
+            return false;
+        group->alts = v;
         if (!rx_sequence(a, pat, i, depth, &group->alts[group->nalts++]))
             return false;
         if (pat[*i] != '|')
@@ -966,21 +978,14 @@ rx_strs_push(struct rx_arena *a, struct rx_strs *s, const struct rx_str *x,
              const struct rx_str *y)
 {
     size_t len = x->len + (y != NULL ? y->len : 0);
-    struct rx_str *o;
+    struct rx_str *o, *v;
 
     if (s->n >= RX_MAX_STRS || len > RX_MAX_LEN)
         return false;
-    if (s->n == s->cap) {
-        size_t cap = s->cap == 0 ? 2 : 2 * s->cap;
-        struct rx_str *v = rx_alloc(a, cap * sizeof(*v));
-
-        if (v == NULL)
-            return false;
-        if (s->n > 0)
-            memcpy(v, s->v, s->n * sizeof(*v));
-        s->v = v;
-        s->cap = cap;
-    }
+    v = rx_grow(a, s->v, s->n, &s->cap, 2, sizeof(*s->v));
+    if (v == NULL)
+        return false;
+    s->v = v;
     o = &s->v[s->n];
     o->el = rx_alloc(a, (len + 1) * sizeof(*o->el));
     if (o->el == NULL)
