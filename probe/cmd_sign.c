@@ -389,24 +389,24 @@ write_unnamed(struct sign_run *run, const char *dst, const char *p, size_t n)
         errno = e;
         return -1;
     }
-    if (linkat(fd, "", run->dfd, dst, AT_EMPTY_PATH) == 0) {
-        close(fd);
-        return 0;
-    }
-    e = errno;
+    e = linkat(fd, "", run->dfd, dst, AT_EMPTY_PATH) == 0 ? 0 : errno;
     if (e == EPERM || e == ENOENT || e == EINVAL) {
+        /* no linking by descriptor here: through /proc, or not at all */
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        if (linkat(AT_FDCWD, proc, run->dfd, dst, AT_SYMLINK_FOLLOW) == 0) {
+        e = linkat(AT_FDCWD, proc, run->dfd, dst, AT_SYMLINK_FOLLOW) == 0
+                ? 0
+                : errno;
+        if (e != 0 && e != EEXIST) {
             close(fd);
-            return 0;
+            atomic_store(&run->unnamed, false); /* the named way says why */
+            return 1;
         }
-        e = errno;
-        if (e != EEXIST)
-            atomic_store(&run->unnamed, false);
     }
     close(fd);
-    if (e == EEXIST || !atomic_load(&run->unnamed))
-        return 1;
+    if (e == 0)
+        return 0;
+    if (e == EEXIST)
+        return 1; /* NAME appeared meanwhile: rename over it */
     errno = e;
     return -1;
 #else
