@@ -214,6 +214,7 @@ smtp_global_init(struct pb_err *err)
         return pb_err_set(err, PB_STAGE_CONFIG, PB_E_INTERNAL,
                           "libcurl would not start: %s",
                           curl_easy_strerror(rc));
+    smtp_tls_load(); /* with libcurl, before any session */
     return 0;
 }
 

@@ -99,6 +99,12 @@ cert_facts(gnutls_session_t gs, struct smtp_tls_info *out)
 }
 
 void
+smtp_tls_load(void)
+{
+    (void)gtls();
+}
+
+void
 smtp_tls_facts(const struct curl_tlssessioninfo *info, bool is_verifying,
                struct smtp_tls_info *out)
 {

@@ -13,6 +13,10 @@
 
 #include "smtp.h"
 
+/* Load GnuTLS now (pb_lazy.h): a missing symbol then stops the run before
+ * anything is sent, not in the middle of a session. */
+void smtp_tls_load(void);
+
 /*
  * Fill out from the session behind info (CURLINFO_TLS_SSL_PTR, taken after
  * the handshake): version, cipher, the server certificate's subject,
