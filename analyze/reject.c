@@ -451,6 +451,22 @@ rj_lower(int c)
     return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
 
+/* The ']' that closes the bracket expression opening at pat[i] (a ']'
+ * first, after an optional '^', is a member), or 0 when none does. */
+static size_t
+rj_class_end(const char *pat, size_t i)
+{
+    size_t j = i + 1;
+
+    if (pat[j] == '^')
+        j++;
+    if (pat[j] == ']')
+        j++;
+    while (pat[j] != '\0' && pat[j] != ']')
+        j++;
+    return pat[j] == ']' ? j : 0;
+}
+
 /*
  * The longest run of literal characters that every match of the POSIX ERE
  * pat must contain, lower-cased, or NULL when there is none of at least 3
@@ -480,17 +496,9 @@ rj_literal_one(const char *pat)
         } else if (depth > 0) {
             continue;
         } else if (c == '[') {
-            size_t j = i + 1;
-
-            if (pat[j] == '^')
-                j++;
-            if (pat[j] == ']')
-                j++;
-            while (pat[j] != '\0' && pat[j] != ']')
-                j++;
-            if (pat[j] == '\0')
+            i = rj_class_end(pat, i);
+            if (i == 0)
                 return NULL;
-            i = j;
         } else if (c == '\\') {
             char e = pat[i + 1];
 
@@ -555,17 +563,11 @@ rj_literal(const char *pat)
             continue;
         }
         if (c == '[') {
-            size_t j = i + 1;
+            size_t end = rj_class_end(pat, i);
 
-            if (pat[j] == '^')
-                j++;
-            if (pat[j] == ']')
-                j++;
-            while (pat[j] != '\0' && pat[j] != ']')
-                j++;
-            if (pat[j] == '\0')
+            if (end == 0)
                 break;
-            i = j;
+            i = end;
             continue;
         }
         if (c == '(')
