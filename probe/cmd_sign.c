@@ -183,18 +183,30 @@ write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* The last path component of path, without trailing slashes: the bytes
+ * from *start to *end. */
+static void
+base_span(const char *path, size_t *start, size_t *end)
+{
+    size_t n = strlen(path), s;
+
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    s = n;
+    while (s > 0 && path[s - 1] != '/')
+        s--;
+    *start = s;
+    *end = n;
+}
+
 /* The last path component of path, without trailing slashes. */
 static char *
 base_name(const char *path)
 {
-    size_t n = strlen(path), start;
+    size_t start, end;
 
-    while (n > 1 && path[n - 1] == '/')
-        n--;
-    start = n;
-    while (start > 0 && path[start - 1] != '/')
-        start--;
-    return pb_xmemdup(path + start, n - start);
+    base_span(path, &start, &end);
+    return pb_xmemdup(path + start, end - start);
 }
 
 /* Sign stdin (path NULL) or one file to stdout. */
@@ -427,14 +439,21 @@ static int
 sign_file(struct sign_run *run, const struct dkim_sign_params *params, size_t n,
           int idx, struct sign_in *in, struct pb_err *err)
 {
-    const char *path = run->files[idx];
+    const char *path = run->files[idx], *base;
     struct stat st_in, st_out;
-    char *out = NULL, *base = base_name(path), *dst, *tmp = NULL;
+    char *out = NULL, *dst, *tmp = NULL;
     char e[256], f[256];
-    size_t outlen, inlen = 0, plen = strlen(run->prefix);
+    size_t outlen, inlen = 0, plen = strlen(run->prefix), bstart, bend;
     int fd, tfd = -1, rc = -1, dfd = run->dfd;
 
-    dst = pb_xasprintf("%s%s", run->prefix, base);
+    /* dst is prefix + NAME, and base the NAME in it: one allocation, no
+     * printf (this runs for every file) */
+    base_span(path, &bstart, &bend);
+    dst = pb_xmalloc(plen + (bend - bstart) + 1);
+    memcpy(dst, run->prefix, plen);
+    memcpy(dst + plen, path + bstart, bend - bstart);
+    dst[plen + (bend - bstart)] = '\0';
+    base = dst + plen;
     fd = open_input(in, path);
     if (fd == -1) {
         pb_err_set(err, PB_STAGE_IO, PB_E_IO, "cannot open: %s",
@@ -508,7 +527,6 @@ out:
     free(out);
     free(tmp);
     free(dst);
-    free(base);
     return rc;
 }
 

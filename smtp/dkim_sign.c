@@ -447,12 +447,6 @@ canon_of(enum dkim_canon c)
                                    : PB_DKIM_CANON_SIMPLE;
 }
 
-static const char *
-canon_name(enum dkim_canon c)
-{
-    return c == DKIM_CANON_RELAXED ? "relaxed" : "simple";
-}
-
 /* ------------------------------------------------------------------ */
 /* Parameters                                                          */
 
@@ -465,9 +459,9 @@ check_ldh(const char *what, const char *s, int min_labels, struct pb_err *err)
 {
     size_t n = strlen(s), i, label = 0;
     int labels = 1;
-    char e[96];
+    char e[96]; /* s escaped: made for an error only, as this runs for
+                 * every message signed */
 
-    esc(e, sizeof(e), s);
     if (n == 0)
         return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX, "%s is empty",
                           what);
@@ -483,13 +477,13 @@ check_ldh(const char *what, const char *s, int min_labels, struct pb_err *err)
                               "%s '%s' is not ASCII; write an "
                               "internationalized name in its A-label "
                               "(xn--) form",
-                              what, e);
+                              what, esc(e, sizeof(e), s));
         if (c == '.') {
             if (label == 0 || s[i - 1] == '-')
                 return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                                   "%s '%s' has an empty label or one ending "
                                   "in '-'%s",
-                                  what, e,
+                                  what, esc(e, sizeof(e), s),
                                   i == n - 1 ? " (write it without the "
                                                "final dot)"
                                              : "");
@@ -499,30 +493,32 @@ check_ldh(const char *what, const char *s, int min_labels, struct pb_err *err)
         }
         if (c < 0x20 || c == 0x7f)
             return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
-                              "%s '%s' has a control character", what, e);
+                              "%s '%s' has a control character", what,
+                              esc(e, sizeof(e), s));
         if (!pb_is_alnum(c) && c != '-')
             return pb_err_set(
                 err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                 "%s '%s' has '%c'; only letters, digits, "
                 "hyphens and dots may appear (RFC 6376 section 3.1)",
-                what, e, (char)c);
+                what, esc(e, sizeof(e), s), (char)c);
         if (c == '-' && label == 0)
             return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
-                              "%s '%s' has a label starting with '-'", what, e);
+                              "%s '%s' has a label starting with '-'", what,
+                              esc(e, sizeof(e), s));
         if (++label > PB_LIMIT_DNS_LABEL)
             return pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
-                              "%s '%s' has a label over %d bytes", what, e,
-                              PB_LIMIT_DNS_LABEL);
+                              "%s '%s' has a label over %d bytes", what,
+                              esc(e, sizeof(e), s), PB_LIMIT_DNS_LABEL);
     }
     if (s[n - 1] == '-' || s[n - 1] == '.')
-        return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
-                          "%s '%s' ends in '%c'%s", what, e, s[n - 1],
-                          s[n - 1] == '.' ? " (write it without the final dot)"
-                                          : "");
+        return pb_err_set(
+            err, PB_STAGE_CONFIG, PB_E_SYNTAX, "%s '%s' ends in '%c'%s", what,
+            esc(e, sizeof(e), s), s[n - 1],
+            s[n - 1] == '.' ? " (write it without the final dot)" : "");
     if (labels < min_labels)
         return pb_err_set(err, PB_STAGE_CONFIG, PB_E_SYNTAX,
                           "%s '%s' is not a domain name (it has one label)",
-                          what, e);
+                          what, esc(e, sizeof(e), s));
     return 0;
 }
 
@@ -681,25 +677,50 @@ b64(const unsigned char *p, size_t len, char *dst)
     EVP_EncodeBlock((unsigned char *)dst, p, (int)len);
 }
 
-int
-dkim_sign_field(const struct dkim_sign_key *key,
-                const struct pb_dkim_canon_msg *m, enum dkim_canon hc,
-                enum dkim_canon bc, const char *prefix, size_t prefix_len,
-                const char *hlist, size_t hlist_len, struct pb_buf *out,
-                struct pb_err *err)
+/*
+ * RFC 6376 §5.4.2: the fields that the h= names[count] sign, in order, as
+ * indexes into m->fields, to sel[*nsel] (count at most): each name takes
+ * the next instance from the bottom; a name with none left adds nothing
+ * (that is oversigning).  No field is taken twice.
+ */
+static void
+select_fields(const struct pb_dkim_canon_msg *m, const struct hname *names,
+              size_t count, size_t *sel, size_t *nsel)
 {
-    struct hname names[PB_LIMIT_DKIM_SIGN_HEADERS];
+    bool used[PB_LIMIT_MSG_FIELDS];
+    size_t i;
+
+    *nsel = 0;
+    memset(used, 0, m->nfields * sizeof(used[0]));
+    for (i = 0; i < count; i++) {
+        size_t j = m->nfields;
+
+        while (j-- > 0) {
+            if (!used[j] && pb_dkim_canon_field_is(m, &m->fields[j], names[i].p,
+                                                   names[i].len)) {
+                used[j] = true;
+                sel[(*nsel)++] = j;
+                break;
+            }
+        }
+    }
+}
+
+/* dkim_sign_field() with the fields to sign chosen: m->fields[sel[i]] for
+ * each i below nsel, none twice (select_fields()) */
+static int
+sign_field(const struct dkim_sign_key *key, const struct pb_dkim_canon_msg *m,
+           enum dkim_canon hc, enum dkim_canon bc, const char *prefix,
+           size_t prefix_len, const size_t *sel, size_t nsel,
+           struct pb_buf *out, struct pb_err *err)
+{
     struct digest_sink ds = {key->md, false};
     unsigned char hash[EVP_MAX_MD_SIZE], sig[DKIM_SIGN_MAX_SIG];
     char bh[48], bsig[DKIM_SIGN_MAX_SIG * 4 / 3 + 8], stack[8192], *canon;
-    bool used[PB_LIMIT_MSG_FIELDS], from;
     unsigned int hlen;
-    size_t count, start = out->len, hashed_end, i, siglen = sizeof(sig);
+    size_t start = out->len, hashed_end, i, siglen = sizeof(sig);
     size_t col, left, chunk, cap, n;
     int rc = -1;
-
-    if (parse_hlist(hlist, hlist_len, names, &count, &from, err) == -1)
-        return -1;
 
     /* bh=: RFC 6376 §3.7 step 1 */
     if (EVP_DigestInit_ex(key->md, key->sha256, NULL) != 1)
@@ -726,23 +747,11 @@ dkim_sign_field(const struct dkim_sign_key *key,
     cap = m->body_off + m->nfields + (hashed_end - start) + 1;
     canon = cap <= sizeof(stack) ? stack : pb_xmalloc(cap);
     n = 0;
-    /* RFC 6376 §5.4.2: each name takes the next instance from the bottom;
-     * a name with none left adds nothing (that is oversigning) */
-    memset(used, 0, m->nfields * sizeof(used[0]));
-    for (i = 0; i < count; i++) {
-        size_t j = m->nfields;
+    for (i = 0; i < nsel; i++) {
+        const struct pb_dkim_canon_field *f = &m->fields[sel[i]];
 
-        while (j-- > 0) {
-            const struct pb_dkim_canon_field *f = &m->fields[j];
-
-            if (!used[j] &&
-                pb_dkim_canon_field_is(m, f, names[i].p, names[i].len)) {
-                used[j] = true;
-                n += pb_dkim_canon_header_to(canon_of(hc), m->p + f->off,
-                                             f->len, canon + n);
-                break;
-            }
-        }
+        n += pb_dkim_canon_header_to(canon_of(hc), m->p + f->off, f->len,
+                                     canon + n);
     }
     /* §3.7 step 2: the signature field itself, b= empty, no final CRLF */
     n += pb_dkim_canon_header_to(canon_of(hc), out->p + start,
@@ -797,27 +806,50 @@ out:
     return rc;
 }
 
+int
+dkim_sign_field(const struct dkim_sign_key *key,
+                const struct pb_dkim_canon_msg *m, enum dkim_canon hc,
+                enum dkim_canon bc, const char *prefix, size_t prefix_len,
+                const char *hlist, size_t hlist_len, struct pb_buf *out,
+                struct pb_err *err)
+{
+    struct hname names[PB_LIMIT_DKIM_SIGN_HEADERS];
+    size_t count, sel[PB_LIMIT_DKIM_SIGN_HEADERS], nsel;
+    bool from;
+
+    if (parse_hlist(hlist, hlist_len, names, &count, &from, err) == -1)
+        return -1;
+    select_fields(m, names, count, sel, &nsel);
+    return sign_field(key, m, hc, bc, prefix, prefix_len, sel, nsel, out, err);
+}
+
 /* The default h= list (see smtp.h): name, and whether to oversign it. */
+#define DEFAULT_HEADER(name, oversign)   \
+    {                                    \
+        name, sizeof(name) - 1, oversign \
+    }
 static const struct {
     const char *name;
+    size_t len;
     bool oversign;
 } default_headers[] = {
-    {"from", true},
-    {"to", true},
-    {"cc", true},
-    {"subject", true},
-    {"date", true},
-    {"message-id", true},
-    {"reply-to", true},
-    {"mime-version", true},
-    {"content-type", true},
-    {"content-transfer-encoding", true},
+    DEFAULT_HEADER("from", true),
+    DEFAULT_HEADER("to", true),
+    DEFAULT_HEADER("cc", true),
+    DEFAULT_HEADER("subject", true),
+    DEFAULT_HEADER("date", true),
+    DEFAULT_HEADER("message-id", true),
+    DEFAULT_HEADER("reply-to", true),
+    DEFAULT_HEADER("mime-version", true),
+    DEFAULT_HEADER("content-type", true),
+    DEFAULT_HEADER("content-transfer-encoding", true),
     /* list managers may add these when they resend: sign, do not lock */
-    {"list-unsubscribe", false},
-    {"list-unsubscribe-post", false},
-    {"in-reply-to", false},
-    {"references", false},
+    DEFAULT_HEADER("list-unsubscribe", false),
+    DEFAULT_HEADER("list-unsubscribe-post", false),
+    DEFAULT_HEADER("in-reply-to", false),
+    DEFAULT_HEADER("references", false),
 };
+#define DEFAULT_HEADERS (sizeof(default_headers) / sizeof(default_headers[0]))
 
 /* Writes tag-list words folded within PB_LIMIT_MSG_FOLD columns, into a
  * buffer of the caller's (on the stack: nothing to allocate a message). */
@@ -839,18 +871,39 @@ fold_add(struct fold *f, const char *s, size_t n)
     f->len += n;
 }
 
+/*
+ * The default h= list of m written to h, and the fields it signs to
+ * sel[*nsel], as select_fields() would choose them from that list: in it
+ * each name's entries are together, so they take the fields of that name
+ * from the bottom up, and an oversigning entry, the last, none.  Known
+ * here without matching each name against the fields again.
+ */
 static int
-default_hlist(const struct pb_dkim_canon_msg *m, struct fold *h,
-              struct pb_err *err)
+default_hlist(const struct pb_dkim_canon_msg *m, struct fold *h, size_t *sel,
+              size_t *nsel, struct pb_err *err)
 {
-    size_t i, j, total = 0;
+    size_t seen[DEFAULT_HEADERS] = {0}, i, j, total = 0;
+    unsigned char which[PB_LIMIT_MSG_FIELDS]; /* default_headers index */
 
-    for (i = 0; i < sizeof(default_headers) / sizeof(default_headers[0]); i++) {
+    _Static_assert(DEFAULT_HEADERS < 256, "an index is a byte");
+
+    /* one pass over the fields: which default name each has, if any */
+    for (j = 0; j < m->nfields; j++) {
+        for (i = 0; i < DEFAULT_HEADERS; i++) {
+            if (pb_dkim_canon_field_is(m, &m->fields[j],
+                                       default_headers[i].name,
+                                       default_headers[i].len))
+                break;
+        }
+        which[j] = (unsigned char)i; /* DEFAULT_HEADERS: none */
+        if (i < DEFAULT_HEADERS)
+            seen[i]++;
+    }
+    *nsel = 0;
+    for (i = 0; i < DEFAULT_HEADERS; i++) {
         const char *name = default_headers[i].name;
-        size_t n = 0, len = strlen(name);
+        size_t n = seen[i], len = default_headers[i].len;
 
-        for (j = 0; j < m->nfields; j++)
-            n += pb_dkim_canon_field_is(m, &m->fields[j], name, len);
         if (n > 0 && default_headers[i].oversign)
             n++;
         total += n;
@@ -866,6 +919,10 @@ default_hlist(const struct pb_dkim_canon_msg *m, struct fold *h,
             if (h->full)
                 return pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
                                   "signed header list over the limit");
+        }
+        for (j = m->nfields; seen[i] > 0 && j > 0; j--) {
+            if (which[j - 1] == i)
+                sel[(*nsel)++] = j - 1;
         }
     }
     return 0;
@@ -905,20 +962,48 @@ fold_tag(struct fold *f, const char *tag, const char *value)
     fold_word(f, word, t + v + 2, true);
 }
 
+/* "%lld" of v in dst (24 bytes or more), without stdio: t= is written
+ * for every message, and snprintf() took some 800 instructions a time. */
+static void
+decimal(char *dst, long long v)
+{
+    char rev[24];
+    unsigned long long u =
+        v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    size_t n = 0;
+
+    do {
+        rev[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        *dst++ = '-';
+    while (n > 0)
+        *dst++ = rev[--n];
+    *dst = '\0';
+}
+
 static int
 sign_one(const struct dkim_sign_params *sp, const struct pb_dkim_canon_msg *m,
          struct pb_buf *out, struct pb_err *err)
 {
+    /* c=, by [header is relaxed][body is relaxed] */
+    static const char *const canons[2][2] = {
+        {"simple/simple", "simple/relaxed"},
+        {"relaxed/simple", "relaxed/relaxed"},
+    };
     char prefix[16384], hbuf[4096];
     struct fold f = {prefix, 0, sizeof(prefix), 0, false};
     struct fold hb = {hbuf, 0, sizeof(hbuf), 0, false};
-    const char *hlist;
-    char ts[32], c[32];
-    size_t i, hlen, start;
+    struct hname names[PB_LIMIT_DKIM_SIGN_HEADERS];
+    const char *hlist, *colon;
+    char ts[32];
+    size_t hlen, start, end, count, sel[PB_LIMIT_DKIM_SIGN_HEADERS], nsel = 0;
+    bool from;
     time_t t = sp->timestamp ? sp->timestamp : time(NULL);
 
     if (sp->headers == NULL) {
-        if (default_hlist(m, &hb, err) == -1)
+        if (default_hlist(m, &hb, sel, &nsel, err) == -1)
             return -1;
         hlist = hbuf;
         hlen = hb.len;
@@ -926,39 +1011,38 @@ sign_one(const struct dkim_sign_params *sp, const struct pb_dkim_canon_msg *m,
         hlist = sp->headers;
         hlen = strlen(hlist);
     }
-    snprintf(ts, sizeof(ts), "%lld", (long long)t);
+    decimal(ts, (long long)t);
     fold_add(&f, "DKIM-Signature:", 15);
     f.col = f.len;
-    snprintf(c, sizeof(c), "%s/%s", canon_name(sp->header_canon),
-             canon_name(sp->body_canon));
     fold_tag(&f, "v", "1");
     fold_tag(&f, "a", dkim_sign_alg_name(sp->key->alg));
-    fold_tag(&f, "c", c);
+    fold_tag(&f, "c",
+             canons[sp->header_canon == DKIM_CANON_RELAXED]
+                   [sp->body_canon == DKIM_CANON_RELAXED]);
     fold_tag(&f, "d", sp->domain);
     if (sp->identity != NULL)
         fold_tag(&f, "i", sp->identity);
     fold_tag(&f, "s", sp->selector);
     fold_tag(&f, "t", ts);
     /* h=: break only after a colon (FWS is allowed there) */
-    for (i = 0, start = 0; i <= hlen; i++) {
-        if (i < hlen && hlist[i] != ':')
-            continue;
-        {
-            /* "h=" first, the name, and ':' or the final ';' */
-            char word[128];
-            size_t w = start == 0 ? 2 : 0;
+    for (start = 0;; start = end + 1) {
+        /* "h=" first, the name, and ':' or the final ';' */
+        char word[128];
+        size_t w = start == 0 ? 2 : 0;
 
-            if (w + (i - start) + 1 >= sizeof(word)) {
-                f.full = true;
-            } else {
-                memcpy(word, "h=", w);
-                memcpy(word + w, hlist + start, i - start);
-                w += i - start;
-                word[w++] = i < hlen ? ':' : ';';
-                fold_word(&f, word, w, start == 0);
-            }
+        colon = memchr(hlist + start, ':', hlen - start);
+        end = colon != NULL ? (size_t)(colon - hlist) : hlen;
+        if (w + (end - start) + 1 >= sizeof(word)) {
+            f.full = true;
+        } else {
+            memcpy(word, "h=", w);
+            memcpy(word + w, hlist + start, end - start);
+            w += end - start;
+            word[w++] = colon != NULL ? ':' : ';';
+            fold_word(&f, word, w, start == 0);
         }
-        start = i + 1;
+        if (colon == NULL)
+            break;
     }
     /* the separator before bh=BASE64; (48 columns) */
     if (f.col + 1 + 48 > PB_LIMIT_MSG_FOLD)
@@ -968,8 +1052,14 @@ sign_one(const struct dkim_sign_params *sp, const struct pb_dkim_canon_msg *m,
     if (f.full)
         return pb_err_set(err, PB_STAGE_CONFIG, PB_E_LIMIT,
                           "DKIM-Signature field over the limit");
-    return dkim_sign_field(sp->key, m, sp->header_canon, sp->body_canon, prefix,
-                           f.len, hlist, hlen, out, err);
+    /* the default list came with its fields: choose them for a given one */
+    if (sp->headers != NULL) {
+        if (parse_hlist(hlist, hlen, names, &count, &from, err) == -1)
+            return -1;
+        select_fields(m, names, count, sel, &nsel);
+    }
+    return sign_field(sp->key, m, sp->header_canon, sp->body_canon, prefix,
+                      f.len, sel, nsel, out, err);
 }
 
 int
