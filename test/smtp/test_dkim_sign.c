@@ -413,7 +413,7 @@ ref_body_relaxed(const char *p, size_t n)
 static char *
 ref_header_relaxed(const char *f, size_t n)
 {
-    char *out = malloc(n + 3), *v = malloc(n + 1);
+    char *out = malloc(n + 3), *u = malloc(n + 1), *v = malloc(n + 1);
     bool crlf = n >= 2 && f[n - 2] == '\r' && f[n - 1] == '\n';
     const char *colon;
     size_t name, k, vl = 0, i, len = 0, a;
@@ -432,9 +432,9 @@ ref_header_relaxed(const char *f, size_t n)
         if (f[i] == '\r' && i + 1 < n && f[i + 1] == '\n')
             i++;
         else
-            v[vl++] = f[i];
+            u[vl++] = f[i];
     }
-    vl = ref_squeeze(v, vl, v);
+    vl = ref_squeeze(u, vl, v);
     for (a = 0; a < vl && v[a] == ' '; a++)
         ;
     while (vl > a && v[vl - 1] == ' ')
@@ -446,6 +446,7 @@ ref_header_relaxed(const char *f, size_t n)
         len += 2;
     }
     out[len] = '\0';
+    free(u);
     free(v);
     return out;
 }
